@@ -1,0 +1,80 @@
+"""Vietnamese text normalisation: one spelling per word, whatever the source wrote.
+
+Real text arrives in NFC and NFD, with the tone mark of oa/oe/uy syllables placed in
+either of two styles (hòa/hoà, thủy/thuỷ), in any case, and typed without diacritics.
+Everything that compares words goes through these functions.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# New style (mark on the second vowel) -> old style (mark on the first), for a syllable
+# that ends in oa/oe/uy. With a final consonant (hoàn, thuyết) both styles agree.
+_TONED = {
+    "a": "àáảãạ",
+    "e": "èéẻẽẹ",
+    "y": "ỳýỷỹỵ",
+}
+_PLAIN_TONED = {
+    "o": "òóỏõọ",
+    "u": "ùúủũụ",
+}
+_NEW_TO_OLD: dict[str, str] = {}
+_OLD_TO_NEW: dict[str, str] = {}
+for _first, _second in (("o", "a"), ("o", "e"), ("u", "y")):
+    for _i in range(5):
+        _new = _first + _TONED[_second][_i]
+        _old = _PLAIN_TONED[_first][_i] + _second
+        _NEW_TO_OLD[_new] = _old
+        _OLD_TO_NEW[_old] = _new
+
+_NEW_STYLE_RE = re.compile(r"(?<!q)(o[àáảãạèéẻẽẹ]|u[ỳýỷỹỵ])(?![^\W_])", re.IGNORECASE)
+_OLD_STYLE_RE = re.compile(r"(?<!q)([òóỏõọ][ae]|[ùúủũụ]y)(?![^\W_])", re.IGNORECASE)
+
+_DIACRITIC_RE = re.compile(r"[\u0300-\u036f]")
+
+
+def nfc(text: str) -> str:
+    """Compose characters, so that NFD input compares equal to NFC input."""
+    return unicodedata.normalize("NFC", text)
+
+
+def _swap_case_aware(pair: str, table: dict[str, str]) -> str:
+    swapped = table[pair.lower()]
+    return "".join(s.upper() if c.isupper() else s for c, s in zip(pair, swapped, strict=True))
+
+
+def old_tone_style(text: str) -> str:
+    """Move tone marks to the first vowel of a final oa/oe/uy: hoà -> hòa, thuỷ -> thủy."""
+    return _NEW_STYLE_RE.sub(lambda m: _swap_case_aware(m.group(1), _NEW_TO_OLD), text)
+
+
+def new_tone_style(text: str) -> str:
+    """Move tone marks to the second vowel of a final oa/oe/uy: hòa -> hoà, thủy -> thuỷ."""
+    return _OLD_STYLE_RE.sub(lambda m: _swap_case_aware(m.group(1), _OLD_TO_NEW), text)
+
+
+def canonical(text: str) -> str:
+    """The one form a word is indexed and searched under: NFC, lower case, old tone style."""
+    return old_tone_style(nfc(text).lower())
+
+
+def fold(text: str) -> str:
+    """Remove every diacritic (đ -> d) and lower-case: what a user types on a plain keyboard."""
+    decomposed = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
+    return unicodedata.normalize("NFC", _DIACRITIC_RE.sub("", decomposed))
+
+
+def has_diacritics(text: str) -> bool:
+    """True when the text carries any Vietnamese mark, i.e. the user typed accents."""
+    return fold(text) != nfc(text).lower()
+
+
+def is_mostly_upper(text: str) -> bool:
+    """True for headline-style text in capitals, which pyvi segments badly."""
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) < 4:
+        return False
+    return sum(c.isupper() for c in letters) / len(letters) > 0.7
