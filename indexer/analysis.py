@@ -1,0 +1,129 @@
+"""Vietnamese analysis as Whoosh pipelines: syllables for matching, pyvi words for ranking.
+
+A passage is indexed two ways:
+
+- ``text``: its syllables in canonical form (NFC, lower case, one tone-mark style), with
+  positions for phrases. Syllables do not depend on pyvi, so pyvi's mistakes
+  (``tăng_cường_quốc_phòng``) never lose a match.
+- ``word``: pyvi's multi-syllable words, which reward a passage that contains the query's
+  words as words, not just its syllables.
+
+Diacritics are not folded in the index: a query typed without them is expanded to the
+accented forms that exist in the index (see ``indexer.vocabulary``), so an exact query
+keeps its precision and an unaccented one still finds everything.
+
+pyvi is the costly part. ``analyse_passage`` runs it once per passage and returns plain
+lists of terms, which Whoosh indexes as they are; so segmentation can run in worker
+processes and only lists travel to the single index writer.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterator
+from functools import lru_cache
+
+from whoosh.analysis import Filter, Token, Tokenizer
+
+from indexer.segment import SYLLABLE_RE, syllables, word_spans
+from indexer.text import canonical, nfc
+
+# Canonical forms of the few hundred thousand distinct syllables are worth remembering.
+canonical_syllable = lru_cache(maxsize=200_000)(canonical)
+
+
+class SyllableTokenizer(Tokenizer):
+    """Splits text into syllables, numbers and foreign words, keeping offsets."""
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        mode: str = "",
+        **kwargs,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for pos, match in enumerate(SYLLABLE_RE.finditer(nfc(value))):
+            token.text = match.group()
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = token.text
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar = start_char + match.start()
+                token.endchar = start_char + match.end()
+            yield token
+
+
+class PyviWordTokenizer(Tokenizer):
+    """pyvi's multi-syllable words, as ``syllable_syllable``."""
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        mode: str = "",
+        **kwargs,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for pos, span in enumerate(word_spans(nfc(value))):
+            token.text = "_".join(s.text for s in syllables(span.text))
+            token.boost = 1.0
+            token.stopped = False
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar = start_char + span.start
+                token.endchar = start_char + span.end
+            yield token
+
+
+class CanonicalFilter(Filter):
+    """Lower case, NFC and one tone-mark style (hoà -> hòa), syllable by syllable."""
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        for token in tokens:
+            token.text = "_".join(canonical_syllable(s) for s in token.text.split("_"))
+            yield token
+
+
+def syllable_analyzer():
+    return SyllableTokenizer() | CanonicalFilter()
+
+
+def word_analyzer():
+    return PyviWordTokenizer() | CanonicalFilter()
+
+
+def analyse_syllables(text: str) -> list[str]:
+    """Canonical syllables of ``text``: what the ``text`` and ``title`` fields index."""
+    return [canonical_syllable(m.group()) for m in SYLLABLE_RE.finditer(nfc(text))]
+
+
+def analyse_passage(text: str) -> dict[str, list[str]]:
+    """Both indexed views of a passage, computed in one pass over pyvi's output.
+
+    Equal to running each field's analyzer on ``text`` (a test checks it).
+    """
+    text = nfc(text)
+    syls = syllables(text)
+    exact = [canonical_syllable(s.text) for s in syls]
+    starts = [s.start for s in syls]
+    words = []
+    for span in word_spans(text):
+        first = bisect_left(starts, span.start)
+        last = bisect_left(starts, span.end)
+        if last - first > 1:
+            words.append("_".join(exact[first:last]))
+    return {"text": exact, "word": words}

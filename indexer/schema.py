@@ -1,0 +1,36 @@
+"""The index schema: one document per passage, with its article's metadata beside it."""
+
+from __future__ import annotations
+
+from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
+
+from indexer.analysis import syllable_analyzer, word_analyzer
+
+# Bumped whenever the analysis or the schema changes in a way that needs a rebuild.
+SCHEMA_VERSION = 2
+
+# Metadata a user can filter on; each has a "<name>_key" field holding fold(value).
+FILTER_FIELDS = ("category", "source")
+
+
+def build_schema() -> Schema:
+    """A passage: its place in the article, its analysed text and title, the metadata."""
+    return Schema(
+        id=ID(stored=True, unique=True),  # "<article_id>#<paragraph>"
+        article_id=ID(stored=True),
+        paragraph=NUMERIC(int, stored=True),
+        kind=ID(stored=True),
+        text=TEXT(analyzer=syllable_analyzer(), stored=True, phrase=True),
+        word=TEXT(analyzer=word_analyzer(), phrase=False),
+        title=TEXT(analyzer=syllable_analyzer(), stored=True, phrase=False),
+        date=ID(stored=True),
+        category=STORED,
+        category_key=ID,
+        source=STORED,
+        source_key=ID,
+        url=STORED,
+        author=STORED,
+        # "<article_id> <content hash>" on an article's first passage: lets a rerun skip
+        # unchanged articles by reading one column instead of every stored document.
+        article_hash=ID(sortable=True),
+    )

@@ -1,0 +1,97 @@
+"""Syllables and pyvi words, each with its character offsets in the text.
+
+pyvi's own ``tokenize`` returns a rewritten string (``26-6`` becomes ``26 - 6``), which
+loses the way back to the original text. Here the same model labels the same syllables,
+and every syllable and word keeps its ``start``/``end`` in the (NFC) input, so that
+highlights point into the text as written.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from functools import cache
+from typing import Any, NamedTuple
+
+from indexer.text import is_mostly_upper
+
+# A number with separators (16.000, 3,5) is one syllable; otherwise letters and digits.
+SYLLABLE_RE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
+
+
+class Span(NamedTuple):
+    """A piece of text and where it stands: ``text == source[start:end]``."""
+
+    text: str
+    start: int
+    end: int
+
+
+def syllables(text: str) -> list[Span]:
+    """The syllables (and numbers, and foreign words) of ``text`` with their offsets."""
+    return [Span(m.group(), m.start(), m.end()) for m in SYLLABLE_RE.finditer(text)]
+
+
+@cache
+def _pyvi() -> Any:
+    # Imported on first use: loading the model costs ~2 s and a temporary file per process.
+    from pyvi.ViTokenizer import ViTokenizer
+
+    return ViTokenizer
+
+
+def _joins(labels: list[str], tokens: list[str]) -> list[bool]:
+    """pyvi's own rule for gluing token i to token i-1 (copied from ``ViTokenizer.tokenize``)."""
+    punct = string.punctuation
+    out = [False]
+    for i in range(1, len(labels)):
+        out.append(
+            labels[i] == "I_W"
+            and tokens[i] not in punct
+            and tokens[i - 1] not in punct
+            and not tokens[i][0].isdigit()
+            and not tokens[i - 1][0].isdigit()
+            and not (tokens[i][0].istitle() and not tokens[i - 1][0].istitle())
+        )
+    return out
+
+
+def word_spans(text: str) -> list[Span]:
+    """pyvi's multi-syllable words in ``text`` (NFC), with offsets.
+
+    Text mostly in capitals is segmented in lower case: pyvi's features use case, and it
+    glues headlines in capitals differently from the same words in running text.
+    """
+    tokenizer = _pyvi()
+    _, tokens = tokenizer.sylabelize(text)
+    if not tokens:
+        return []
+    model_tokens = [t.lower() for t in tokens] if is_mostly_upper(text) else tokens
+    labels = tokenizer.model.predict([tokenizer.sent2features(model_tokens, False)])[0]
+    joins = _joins(labels, model_tokens)
+
+    offsets: list[tuple[int, int]] = []
+    pos = 0
+    for token in tokens:
+        start = text.find(token, pos)
+        if start < 0:  # sylabelize only ever returns substrings; guard anyway
+            offsets.append((pos, pos))
+            continue
+        pos = start + len(token)
+        offsets.append((start, pos))
+
+    spans: list[Span] = []
+    first = 0
+    for i in range(1, len(tokens) + 1):
+        if i < len(tokens) and joins[i]:
+            continue
+        if i - first > 1:
+            start, end = offsets[first][0], offsets[i - 1][1]
+            spans.append(Span(text[start:end], start, end))
+        first = i
+    return spans
+
+
+def pyvi_tokenize(text: str) -> str:
+    """pyvi's own output, for comparison in tests and benchmarks."""
+    return _pyvi().tokenize(text)
