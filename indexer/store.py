@@ -1,0 +1,286 @@
+"""Opening the index and bringing it up to date with a set of article files.
+
+One Whoosh writer per index: the pipeline reads articles in this process, skips those
+whose content hash is already indexed, segments the rest in worker processes (pyvi is the
+costly part) and writes their passages here, committing in batches so a crash loses at
+most one batch.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.index import FileIndex, LockError
+from whoosh.writing import SegmentWriter
+
+from indexer.analysis import analyse_passage, analyse_syllables
+from indexer.articles import Article, ReadError, read_paths
+from indexer.schema import FILTER_FIELDS, SCHEMA_VERSION, build_schema
+from indexer.text import fold
+
+INDEX_NAME = "passages"
+DEFAULT_INDEX_DIR = "index_data"
+BATCH_PASSAGES = 20_000
+
+
+class IndexUnavailable(Exception):
+    """The index directory holds no usable index (missing, empty, or unreadable)."""
+
+
+class IndexBusy(Exception):
+    """Another indexer holds the index's write lock."""
+
+
+@dataclass
+class Summary:
+    """What one indexing run did, for the closing line and the exit status."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    passages: int = 0
+    errors: list[ReadError] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return len(self.errors)
+
+    def line(self) -> str:
+        return (
+            f"added {self.added}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"deleted {self.deleted}, failed {self.failed} articles; "
+            f"{self.passages} passages written in {self.seconds:.1f} s"
+        )
+
+
+def index_dir_from_env(value: str | os.PathLike | None = None) -> Path:
+    """The index directory: the argument, else $VNSEARCH_INDEX_DIR, else ./index_data."""
+    return Path(value or os.environ.get("VNSEARCH_INDEX_DIR") or DEFAULT_INDEX_DIR)
+
+
+def exists(index_dir: str | os.PathLike) -> bool:
+    return Path(index_dir).is_dir() and whoosh_index.exists_in(str(index_dir), INDEX_NAME)
+
+
+def open_index(index_dir: str | os.PathLike) -> FileIndex:
+    """Open an existing index for reading; ``IndexUnavailable`` says why it cannot be."""
+    path = Path(index_dir)
+    if not path.is_dir():
+        raise IndexUnavailable(f"no index at {path}: run 'vnsearch index PATH' first")
+    try:
+        if not whoosh_index.exists_in(str(path), INDEX_NAME):
+            raise IndexUnavailable(f"no index in {path}: run 'vnsearch index PATH' first")
+        ix = whoosh_index.open_dir(str(path), indexname=INDEX_NAME)
+    except IndexUnavailable:
+        raise
+    except Exception as exc:  # Whoosh raises many kinds for a damaged directory
+        raise IndexUnavailable(f"the index in {path} cannot be opened: {exc}") from exc
+    if "article_hash" not in ix.schema:
+        raise IndexUnavailable(f"the index in {path} is from another version: rebuild it")
+    return ix
+
+
+def create_or_open(index_dir: str | os.PathLike) -> FileIndex:
+    """Open the index for writing, creating an empty one if there is none."""
+    path = Path(index_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    if whoosh_index.exists_in(str(path), INDEX_NAME):
+        return open_index(path)
+    ix = whoosh_index.create_in(str(path), build_schema(), indexname=INDEX_NAME)
+    (path / "VERSION").write_text(f"{SCHEMA_VERSION}\n")
+    return ix
+
+
+def indexed_hashes(ix: FileIndex) -> dict[str, str]:
+    """article id -> content hash of every article in the index."""
+    hashes: dict[str, str] = {}
+    with ix.reader() as reader:
+        if reader.doc_count() == 0:
+            return hashes
+        column = reader.column_reader("article_hash")
+        for docnum in reader.all_doc_ids():
+            value = column[docnum]
+            if value:
+                article_id, _, digest = value.rpartition(" ")
+                hashes[article_id] = digest
+    return hashes
+
+
+def passage_documents(article: Article, digest: str) -> Iterator[dict]:
+    """The index documents of one article, analysed (this is what workers compute)."""
+    title_terms = analyse_syllables(article.title)
+    paragraphs = article.paragraphs
+    if not paragraphs:  # a title alone is still findable
+        paragraphs = ((article.title, "title"),)
+    else:
+        paragraphs = tuple((p.text, p.kind) for p in paragraphs)
+    for number, (text, kind) in enumerate(paragraphs):
+        views = analyse_passage(text)
+        doc = {
+            "id": f"{article.id}#{number}",
+            "article_id": article.id,
+            "paragraph": number,
+            "kind": kind,
+            "title": title_terms,
+            "_stored_title": article.title,
+            "text": views["text"],
+            "_stored_text": text,
+            "word": views["word"],
+        }
+        for name in ("date", "url", "author", *FILTER_FIELDS):
+            value = getattr(article, name)
+            if value:
+                doc[name] = value
+        for name in FILTER_FIELDS:
+            value = getattr(article, name)
+            if value:
+                doc[f"{name}_key"] = fold(value)
+        if number == 0:
+            doc["article_hash"] = f"{article.id} {digest}"
+        yield doc
+
+
+def _analyse(job: tuple[Article, str]) -> tuple[Article, list[dict]]:
+    article, digest = job
+    return article, list(passage_documents(article, digest))
+
+
+def _warm_up() -> None:
+    analyse_passage("khởi động")  # load pyvi's model once per worker, not per article
+
+
+def _open_writer(ix: FileIndex, wait: float) -> SegmentWriter:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return ix.writer(limitmb=256)
+        except LockError:
+            if time.monotonic() >= deadline:
+                raise IndexBusy(
+                    "another indexer is writing to this index; try again later or use --wait"
+                ) from None
+            time.sleep(0.5)
+
+
+def update_index(
+    index_dir: str | os.PathLike,
+    paths: Iterable[str | os.PathLike],
+    workers: int = 1,
+    wait: float = 0.0,
+    on_article: Callable[[Article | ReadError], None] | None = None,
+    batch_passages: int = BATCH_PASSAGES,
+) -> Summary:
+    """Bring the index up to date with the articles under ``paths``.
+
+    Unchanged articles (same content hash) are skipped; a changed article's passages are
+    all replaced. ``on_article`` is called once per article read, for progress reports.
+    """
+    started = time.monotonic()
+    summary = Summary()
+    ix = create_or_open(index_dir)
+    known = indexed_hashes(ix)
+    seen: set[str] = set()
+
+    def jobs() -> Iterator[tuple[Article, str]]:
+        for item in read_paths(paths):
+            if on_article:
+                on_article(item)
+            if isinstance(item, ReadError):
+                summary.errors.append(item)
+                continue
+            if item.id in seen:
+                summary.errors.append(
+                    ReadError(item.origin, None, f"duplicate article id {item.id!r}, skipped")
+                )
+                continue
+            seen.add(item.id)
+            digest = item.content_hash()
+            if known.get(item.id) == digest:
+                summary.unchanged += 1
+                continue
+            yield item, digest
+
+    pool = None
+    if workers > 1:
+        context = multiprocessing.get_context("spawn")
+        pool = context.Pool(workers, initializer=_warm_up)
+        analysed = pool.imap(_analyse, jobs(), chunksize=4)
+    else:
+        analysed = map(_analyse, jobs())
+
+    writer = None
+    pending = 0
+    try:
+        for article, documents in analysed:
+            if writer is None:
+                writer = _open_writer(ix, wait)
+            if article.id in known:
+                writer.delete_by_term("article_id", article.id)
+                summary.updated += 1
+            else:
+                summary.added += 1
+            for doc in documents:
+                writer.add_document(**doc)
+            pending += len(documents)
+            summary.passages += len(documents)
+            if pending >= batch_passages:
+                writer.commit()
+                writer, pending = None, 0
+        if writer is not None:
+            writer.commit()
+            writer = None
+    finally:
+        if writer is not None:
+            writer.cancel()  # releases the lock; the last committed state stays
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def delete_articles(index_dir: str | os.PathLike, article_ids: Iterable[str], wait: float = 0.0):
+    """Remove articles and all their passages; returns how many were in the index."""
+    ix = open_index(index_dir)
+    known = indexed_hashes(ix)
+    writer = _open_writer(ix, wait)
+    found = 0
+    try:
+        for article_id in article_ids:
+            if article_id in known:
+                writer.delete_by_term("article_id", article_id)
+                found += 1
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    return found
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What is in the index, for ``vnsearch stats`` and the health endpoint."""
+
+    path: str
+    articles: int
+    passages: int
+    segments: int
+    size_bytes: int
+
+
+def stats(index_dir: str | os.PathLike) -> Stats:
+    ix = open_index(index_dir)
+    with ix.searcher() as searcher:
+        passages = searcher.doc_count()
+        segments = len(ix._segments())
+    articles = len(indexed_hashes(ix))
+    size = sum(f.stat().st_size for f in Path(index_dir).iterdir() if f.is_file())
+    return Stats(str(index_dir), articles, passages, segments, size)
