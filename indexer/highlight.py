@@ -1,0 +1,38 @@
+"""Marking matched syllables in a passage, with offsets into the text as written.
+
+The passage is cut into syllables again (a regular expression, no pyvi), so the marks
+land exactly on the original characters whatever pyvi did to spacing, and everything
+outside the marks is HTML-escaped: ``<mark>`` is the only markup that can come out.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from indexer.segment import syllables
+from indexer.text import canonical, fold
+
+
+def match_spans(text: str, exact: set[str], folded: set[str]) -> list[tuple[int, int]]:
+    """(start, end) of each syllable of ``text`` matching the query, runs merged."""
+    spans: list[tuple[int, int]] = []
+    for syl in syllables(text):
+        form = canonical(syl.text)
+        if form in exact or fold(form) in folded:
+            if spans and text[spans[-1][1] : syl.start].isspace():
+                spans[-1] = (spans[-1][0], syl.end)  # "Lạng Sơn" is one mark, not two
+            else:
+                spans.append((syl.start, syl.end))
+    return spans
+
+
+def highlight(text: str, exact: set[str], folded: set[str]) -> str:
+    """``text`` HTML-escaped, with each match wrapped in ``<mark>``."""
+    out = []
+    last = 0
+    for start, end in match_spans(text, exact, folded):
+        out.append(escape(text[last:start]))
+        out.append(f"<mark>{escape(text[start:end])}</mark>")
+        last = end
+    out.append(escape(text[last:]))
+    return "".join(out)

@@ -1,0 +1,50 @@
+"""Second-stage ranking of the best candidates: proximity and title, which BM25 ignores.
+
+Whoosh scores each syllable on its own. A passage where the query's syllables stand next
+to each other ("lạng sơn", not "làng ... sơn") and whose article title is about the query
+is the better answer; both are cheap to check on the stored text of a hundred candidates.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+
+from indexer.segment import SYLLABLE_RE
+from indexer.text import canonical, fold
+
+DEPTH = 100  # candidates re-scored; deeper results keep their BM25 order
+PAIR = 0.6  # weight of the share of the query's adjacent pairs found adjacent
+TITLE = 0.2  # weight of the share of the query's syllables found in the title
+
+
+@lru_cache(maxsize=200_000)
+def _folded(syllable: str) -> str:
+    return fold(canonical(syllable))
+
+
+def folded_syllables(text: str) -> list[str]:
+    return [_folded(m.group()) for m in SYLLABLE_RE.finditer(text)]
+
+
+def proximity(text: str, pairs: list[tuple[str, str]]) -> float:
+    """Share of the query's adjacent syllable pairs that stand adjacent in ``text``."""
+    if not pairs:
+        return 0.0
+    syls = folded_syllables(text)
+    present = set(itertools.pairwise(syls))
+    return sum(pair in present for pair in pairs) / len(pairs)
+
+
+def title_overlap(title: str, terms: list[str]) -> float:
+    """Share of the query's distinct syllables that occur in the title."""
+    wanted = set(terms)
+    if not wanted or not title:
+        return 0.0
+    return len(wanted.intersection(folded_syllables(title))) / len(wanted)
+
+
+def final_score(bm25: float, best: float, text: str, title: str, plan) -> float:
+    """BM25 scaled to the best candidate, plus the proximity and title bonuses."""
+    base = bm25 / best if best > 0 else 0.0
+    return base + PAIR * proximity(text, plan.pairs) + TITLE * title_overlap(title, plan.terms)

@@ -1,0 +1,299 @@
+"""Query in, typed results out: the one search call the command line and the web app share."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from whoosh import collectors
+from whoosh import query as wq
+from whoosh.searching import Searcher
+
+from indexer import query as queries
+from indexer import rerank
+from indexer.abbreviations import Abbreviations
+from indexer.abbreviations import load as load_abbreviations
+from indexer.highlight import highlight
+from indexer.schema import FILTER_FIELDS
+from indexer.store import IndexUnavailable, open_index
+from indexer.text import fold, nfc
+from indexer.vocabulary import VocabularyCache
+
+MAX_QUERY_CHARS = 1000
+MAX_PER_PAGE = 100
+MAX_RESULTS = 1000  # deepest result a user can page to
+TIME_LIMIT_S = 2.0
+REFRESH_EVERY_S = 0.5
+
+
+class BadRequest(ValueError):
+    """A query or parameter the search cannot take; the message says why."""
+
+
+class SearchTimeout(Exception):
+    """The search did not finish within its time limit."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata restrictions; ``date_from``/``date_to`` are inclusive ISO dates."""
+
+    category: str | None = None
+    source: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def query(self) -> wq.Query | None:
+        parts: list[wq.Query] = []
+        for name in FILTER_FIELDS:
+            value = getattr(self, name)
+            if value:
+                parts.append(wq.Term(f"{name}_key", fold(value.strip())))
+        if self.date_from or self.date_to:
+            parts.append(wq.TermRange("date", self.date_from, self.date_to))
+        return wq.And(parts) if parts else None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One passage in a result list."""
+
+    id: str
+    article_id: str
+    paragraph: int
+    kind: str
+    title: str
+    text: str
+    highlight: str
+    score: float
+    date: str | None = None
+    category: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of results, as the JSON endpoint returns it."""
+
+    query: str
+    total: int
+    page: int
+    per_page: int
+    took_ms: float
+    results: tuple[Hit, ...] = ()
+    suggestion: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["results"] = [hit.to_dict() for hit in self.results]
+        return out
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-min(self.total, MAX_RESULTS) // self.per_page))
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    """A whole article rebuilt from its passages."""
+
+    id: str
+    title: str
+    paragraphs: tuple[dict[str, Any], ...]
+    date: str | None = None
+    category: str | None = None
+    source: str | None = None
+    url: str | None = None
+    author: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SearchService:
+    """An open index with a searcher kept across calls and refreshed when the index changes.
+
+    Safe to share between threads (calls are serialised); open one per process.
+    """
+
+    index_dir: str | os.PathLike
+    abbreviations: Abbreviations = field(default_factory=load_abbreviations)
+    time_limit: float = TIME_LIMIT_S
+    _searcher: Searcher | None = field(default=None, init=False, repr=False)
+    _checked: float = field(default=0.0, init=False, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
+    _vocabulary: VocabularyCache = field(default_factory=VocabularyCache, init=False, repr=False)
+
+    def searcher(self) -> Searcher:
+        """The current searcher; reopened when another process has committed."""
+        with self._lock:
+            now = time.monotonic()
+            if self._searcher is None:
+                self._searcher = open_index(self.index_dir).searcher()
+                self._checked = now
+            elif now - self._checked >= REFRESH_EVERY_S:
+                self._checked = now
+                try:
+                    if not self._searcher.up_to_date():
+                        self._searcher = self._searcher.refresh()
+                except Exception as exc:  # the directory vanished or was damaged
+                    self.close()
+                    raise IndexUnavailable(f"the index changed and cannot be read: {exc}") from exc
+            return self._searcher
+
+    def close(self) -> None:
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+
+    def document_count(self) -> int:
+        return self.searcher().doc_count()
+
+    def search(
+        self,
+        text: str,
+        page: int = 1,
+        per_page: int = 10,
+        filters: Filters | None = None,
+    ) -> Page:
+        """Ranked, highlighted passages for a user's query."""
+        started = time.perf_counter()
+        text = nfc(text or "").strip()
+        if not text:
+            raise BadRequest("the query is empty")
+        if len(text) > MAX_QUERY_CHARS:
+            raise BadRequest(f"the query is longer than {MAX_QUERY_CHARS} characters")
+        if per_page < 1 or per_page > MAX_PER_PAGE:
+            raise BadRequest(f"per_page must be between 1 and {MAX_PER_PAGE}")
+        if page < 1:
+            raise BadRequest("page must be 1 or more")
+        parsed = queries.parse(text)
+        filter_query = filters.query() if filters else None
+        first = (page - 1) * per_page
+
+        hits: list[Hit] = []
+        total = 0
+        with self._lock:
+            searcher = self.searcher()
+            plan = self.planner(searcher).plan(parsed)
+            if not plan.is_empty:
+                limit = max(rerank.DEPTH, min(first + per_page, MAX_RESULTS))
+                results = self._run(searcher, plan.strict, filter_query, limit)
+                if not results.top_n and plan.strict is not plan.loose:
+                    results = self._run(searcher, plan.loose, filter_query, limit)
+                total = len(results)
+                ranked = self._rerank(searcher, results.top_n, plan)
+                for score, docnum, fields in ranked[first : first + per_page]:
+                    fields = fields or searcher.stored_fields(docnum)
+                    hits.append(self._hit(fields, score, plan.exact, plan.folded))
+        took_ms = round((time.perf_counter() - started) * 1000, 2)
+        return Page(text, total, page, per_page, took_ms, tuple(hits))
+
+    def planner(self, searcher: Searcher) -> queries.QueryPlanner:
+        return queries.QueryPlanner(
+            vocabulary=self._vocabulary.for_searcher(searcher),
+            doc_frequency=searcher.doc_frequency,
+            abbreviations=self.abbreviations,
+        )
+
+    @staticmethod
+    def _rerank(searcher: Searcher, top_n, plan) -> list[tuple[float, int, dict | None]]:
+        """Re-score the first ``rerank.DEPTH`` candidates; the rest keep BM25 order."""
+        head = top_n[: rerank.DEPTH]
+        best = head[0][0] if head else 0.0
+        rescored = []
+        for score, docnum in head:
+            fields = searcher.stored_fields(docnum)
+            final = rerank.final_score(
+                score, best, fields.get("text", ""), fields.get("title", ""), plan
+            )
+            rescored.append((final, docnum, fields))
+        rescored.sort(key=lambda item: (-item[0], item[1]))
+        tail = [
+            (score / best if best else 0.0, docnum, None) for score, docnum in top_n[rerank.DEPTH :]
+        ]
+        return rescored + tail
+
+    def _run(self, searcher: Searcher, query, filter_query, limit: int):
+        # optimize=False: Whoosh 2.7.4's block-quality skipping never returns on some
+        # OR queries; scoring every match is slower but always ends.
+        top = collectors.TopCollector(limit=limit, usequality=False)
+        main_thread = threading.current_thread() is threading.main_thread()
+        timed = collectors.TimeLimitCollector(top, self.time_limit, use_alarm=main_thread)
+        # The filter must wrap the time limit: Whoosh filters in the outer collector's loop.
+        outer = collectors.FilterCollector(timed, filter_query) if filter_query else timed
+        try:
+            searcher.search_with_collector(query, outer)
+        except collectors.TimeLimit:
+            raise SearchTimeout(
+                f"the search took longer than {self.time_limit:g} s; use fewer or rarer words"
+            ) from None
+        return outer.results()
+
+    @staticmethod
+    def _hit(fields: dict, score: float, exact: set[str], folded: set[str]) -> Hit:
+        text = fields.get("text", "")
+        return Hit(
+            id=fields["id"],
+            article_id=fields["article_id"],
+            paragraph=fields["paragraph"],
+            kind=fields.get("kind", "body"),
+            title=fields.get("title", ""),
+            text=text,
+            highlight=highlight(text, exact, folded),
+            score=round(float(score), 4),
+            date=fields.get("date"),
+            category=fields.get("category"),
+            source=fields.get("source"),
+            url=fields.get("url"),
+        )
+
+    def article(self, article_id: str) -> ArticleView | None:
+        """The whole article, paragraphs in order, or None when it is not indexed."""
+        with self._lock:
+            searcher = self.searcher()
+            docs = list(searcher.documents(article_id=article_id))
+        if not docs:
+            return None
+        docs.sort(key=lambda d: d["paragraph"])
+        first = docs[0]
+        return ArticleView(
+            id=article_id,
+            title=first.get("title", ""),
+            paragraphs=tuple(
+                {"paragraph": d["paragraph"], "kind": d.get("kind", "body"), "text": d["text"]}
+                for d in docs
+            ),
+            date=first.get("date"),
+            category=first.get("category"),
+            source=first.get("source"),
+            url=first.get("url"),
+            author=first.get("author"),
+        )
+
+    def facet_values(self, name: str, limit: int = 50) -> list[str]:
+        """Display values of a filter field (category, source), most frequent first."""
+        if name not in FILTER_FIELDS:
+            raise BadRequest(f"unknown filter {name!r}")
+        with self._lock:
+            searcher = self.searcher()
+            keys = [
+                (searcher.doc_frequency(f"{name}_key", key), key)
+                for key in searcher.lexicon(f"{name}_key")
+            ]
+            keys.sort(reverse=True)
+            values = []
+            for _, key in keys[:limit]:
+                doc = searcher.document(**{f"{name}_key": key.decode("utf-8")})
+                if doc and doc.get(name):
+                    values.append(doc[name])
+        return values

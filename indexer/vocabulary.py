@@ -1,0 +1,71 @@
+"""The index's own vocabulary, looked up by folded form: ``lang`` -> lạng, làng, láng, ...
+
+The index keeps exact (canonical) forms only. A user who types without diacritics is
+answered by expanding each folded syllable or word to the forms that really occur, which
+keeps the index small and lets an accented query stay exact. Segments never change once
+written, so the map is built once per segment and merged when a searcher is refreshed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from whoosh.searching import Searcher
+
+from indexer.text import fold
+
+FIELDS = ("text", "word", "title")
+
+
+def _segment_key(reader) -> str:
+    segment = reader.segment() if hasattr(reader, "segment") else None
+    return segment.segment_id() if segment is not None else str(id(reader))
+
+
+def _folded_map(reader, fieldname: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    if fieldname not in reader.schema:
+        return out
+    for btext in reader.lexicon(fieldname):
+        term = btext.decode("utf-8")
+        out[fold(term)].append(term)
+    return out
+
+
+@dataclass
+class Vocabulary:
+    """Folded form -> existing forms, per field, for the segments of one searcher."""
+
+    forms: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    def variants(self, fieldname: str, folded: str) -> tuple[str, ...]:
+        return self.forms.get(fieldname, {}).get(folded, ())
+
+
+@dataclass
+class VocabularyCache:
+    """Keeps per-segment maps so a refresh only reads the new segments' lexicons."""
+
+    _segments: dict[str, dict[str, dict[str, list[str]]]] = field(default_factory=dict)
+    _current: tuple[tuple[str, ...], Vocabulary] | None = None
+
+    def for_searcher(self, searcher: Searcher) -> Vocabulary:
+        leaves = [leaf for leaf, _ in searcher.reader().leaf_readers()]
+        keys = tuple(_segment_key(leaf) for leaf in leaves)
+        if self._current is not None and self._current[0] == keys:
+            return self._current[1]
+        fresh = {}
+        for key, leaf in zip(keys, leaves, strict=False):
+            fresh[key] = self._segments.get(key) or {f: _folded_map(leaf, f) for f in FIELDS}
+        self._segments = fresh
+        merged: dict[str, dict[str, tuple[str, ...]]] = {}
+        for fieldname in FIELDS:
+            combined: dict[str, set[str]] = defaultdict(set)
+            for maps in fresh.values():
+                for folded, terms in maps[fieldname].items():
+                    combined[folded].update(terms)
+            merged[fieldname] = {k: tuple(sorted(v)) for k, v in combined.items()}
+        vocabulary = Vocabulary(merged)
+        self._current = (keys, vocabulary)
+        return vocabulary
