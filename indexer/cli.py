@@ -1,0 +1,233 @@
+"""The ``vnsearch`` command: index article files, search them, serve them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from indexer import store
+from indexer.articles import ReadError
+from indexer.search import BadRequest, Filters, SearchService, SearchTimeout
+
+index_dir_option = click.option(
+    "--index-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Index directory [default: $VNSEARCH_INDEX_DIR or ./index_data].",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vnsearch")
+def main() -> None:
+    """Vietnamese full-text search over news article passages."""
+
+
+class _Progress:
+    """A progress bar on a terminal, a log line every few seconds otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.count = 0
+        self.started = time.monotonic()
+        self.last_log = self.started
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(unit=" articles", file=sys.stderr, dynamic_ncols=True)
+
+    def __call__(self, item) -> None:
+        self.count += 1
+        if isinstance(item, ReadError) and not self.quiet:
+            self._write(f"skipped {item}")
+        if self.bar is not None:
+            self.bar.update(1)
+        elif not self.quiet and time.monotonic() - self.last_log >= 5:
+            self.last_log = time.monotonic()
+            rate = self.count / max(self.last_log - self.started, 1e-9)
+            click.echo(f"read {self.count} articles ({rate:.0f}/s)", err=True)
+
+    def _write(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message, file=sys.stderr)
+        else:
+            click.echo(message, err=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@index_dir_option
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Segmentation processes [default: number of cores].",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another indexer to finish.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary and errors.")
+def index(paths, index_dir, workers, wait, quiet) -> None:
+    """Add new and changed articles under PATHS to the index.
+
+    PATHS are plain-text articles (.txt), JSON Lines files (.jsonl, .jsonl.gz) or
+    directories of them. Unchanged articles are skipped.
+
+    Example: vnsearch index samples/
+    """
+    target = store.index_dir_from_env(index_dir)
+    progress = _Progress(quiet)
+    try:
+        summary = store.update_index(
+            target,
+            paths,
+            workers=workers or os.cpu_count() or 1,
+            wait=wait,
+            on_article=progress,
+        )
+    except store.IndexBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    except store.IndexUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        progress.close()
+    click.echo(summary.line())
+    if summary.failed:
+        raise SystemExit(2)
+
+
+@main.command()
+@click.argument("article_ids", nargs=-1, required=True)
+@index_dir_option
+@click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another indexer to finish.",
+)
+def delete(article_ids, index_dir, wait) -> None:
+    """Remove articles (all their passages) from the index.
+
+    Example: vnsearch delete 000_e79570c1fe97e7a4
+    """
+    try:
+        found = store.delete_articles(store.index_dir_from_env(index_dir), article_ids, wait)
+    except (store.IndexBusy, store.IndexUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"deleted {found} of {len(article_ids)} articles")
+
+
+@main.command()
+@click.argument("query")
+@index_dir_option
+@click.option("--limit", "-n", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--category", help="Only passages of this category.")
+@click.option("--source", help="Only passages from this source.")
+@click.option("--date-from", help="Only articles dated on or after (YYYY-MM-DD).")
+@click.option("--date-to", help="Only articles dated on or before (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON the web API returns.")
+def search(query, index_dir, limit, page, category, source, date_from, date_to, as_json):
+    """Search passages and print them ranked, matches highlighted.
+
+    Example: vnsearch search "quốc phòng"
+    """
+    service = SearchService(store.index_dir_from_env(index_dir))
+    filters = Filters(category, source, date_from, date_to)
+    try:
+        result = service.search(query, page=page, per_page=limit, filters=filters)
+    except (BadRequest, SearchTimeout, store.IndexUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        service.close()
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{result.total} passages ({result.took_ms:.0f} ms)")
+    color = sys.stdout.isatty()
+    for rank, hit in enumerate(result.results, start=(page - 1) * limit + 1):
+        click.echo()
+        title = hit.title or hit.article_id
+        click.echo(click.style(f"{rank}. {title}", bold=True) + f"  [{hit.id}] {hit.score:.2f}")
+        click.echo(_terminal_highlight(hit.highlight, color))
+
+
+def _terminal_highlight(html_text: str, color: bool) -> str:
+    from html import unescape
+
+    if color:
+        on, off = "\x1b[1;33m", "\x1b[0m"
+    else:
+        on, off = "[", "]"
+    return unescape(html_text.replace("<mark>", on).replace("</mark>", off))
+
+
+@main.command()
+@index_dir_option
+def stats(index_dir) -> None:
+    """Print what the index holds."""
+    try:
+        info = store.stats(store.index_dir_from_env(index_dir))
+    except store.IndexUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"index:     {info.path}")
+    click.echo(f"articles:  {info.articles}")
+    click.echo(f"passages:  {info.passages}")
+    click.echo(f"segments:  {info.segments}")
+    click.echo(f"size:      {info.size_bytes / 1e6:.1f} MB")
+
+
+@main.command()
+@index_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Server processes [default: number of cores].",
+)
+def serve(index_dir, host, port, workers) -> None:
+    """Serve the search page and the JSON API with gunicorn.
+
+    Example: vnsearch serve --port 8000
+    """
+    env = dict(os.environ)
+    env["VNSEARCH_INDEX_DIR"] = str(store.index_dir_from_env(index_dir).resolve())
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers or os.cpu_count() or 1),
+        "--preload",
+        # Long queries must reach Flask, which answers them with a JSON error.
+        "--limit-request-line",
+        "8190",
+        "--access-logfile",
+        "-",
+        "webapp:create_app()",
+    ]
+    click.echo(f"serving on http://{host}:{port}", err=True)
+    os.execvpe(sys.executable, args, env)
+
+
+if __name__ == "__main__":
+    main()
