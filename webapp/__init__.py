@@ -1,0 +1,66 @@
+"""The web face of the search: a page for people and a JSON API for programs.
+
+A thin layer: every answer comes from ``indexer.search.SearchService``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from indexer.abbreviations import load as load_abbreviations
+from indexer.search import SearchService
+from indexer.store import index_dir_from_env
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; settings come from ``config`` and ``VNSEARCH_*`` variables."""
+    app = Flask(__name__)
+    app.config.from_mapping(
+        INDEX_DIR=str(index_dir_from_env()),
+        PER_PAGE=10,
+        ABBREVIATIONS=None,  # a user's dictionary file, added to the shipped one
+        TIME_LIMIT=2.0,  # seconds a search may take before it is cut off
+        WARM_UP=True,  # load pyvi's model at start, not on the first query
+    )
+    app.config.from_prefixed_env("VNSEARCH")
+    if config:
+        app.config.update(config)
+
+    app.extensions["search"] = SearchService(
+        app.config["INDEX_DIR"],
+        abbreviations=load_abbreviations(app.config["ABBREVIATIONS"]),
+        time_limit=float(app.config["TIME_LIMIT"]),
+    )
+    if app.config["WARM_UP"]:
+        from indexer.analysis import analyse_passage
+
+        analyse_passage("khởi động")
+
+    from webapp import api, errors, pages
+
+    errors.register(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+            "base-uri 'none'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app
+
+
+def service(app: Flask) -> SearchService:
+    return app.extensions["search"]
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,34 @@
+"""The JSON API: /api/search, /api/articles/<id>, /api/health."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from webapp import params, service
+from webapp.errors import json_error
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.get("/search")
+def search():
+    page = service(current_app).search(
+        request.args.get("q", ""),
+        page=params.integer(request, "page", 1),
+        per_page=params.integer(request, "per_page", current_app.config["PER_PAGE"]),
+        filters=params.filters(request),
+    )
+    return jsonify(page.to_dict())
+
+
+@bp.get("/articles/<path:article_id>")
+def article(article_id: str):
+    found = service(current_app).article(article_id)
+    if found is None:
+        return json_error(404, "not_found", f"no article {article_id!r} in the index")
+    return jsonify(found.to_dict())
+
+
+@bp.get("/health")
+def health():
+    return jsonify({"status": "ok", "documents": service(current_app).document_count()})
