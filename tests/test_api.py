@@ -1,0 +1,138 @@
+import pytest
+
+from webapp import create_app
+
+SEED_ID = "000_e79570c1fe97e7a4"
+RESULT_KEYS = {
+    "id",
+    "article_id",
+    "paragraph",
+    "kind",
+    "title",
+    "text",
+    "highlight",
+    "score",
+    "date",
+    "category",
+    "source",
+    "url",
+}
+
+
+def assert_error(response, status):
+    assert response.status_code == status
+    assert response.is_json
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    assert body["error"]["message"]
+    return body["error"]
+
+
+@pytest.mark.parametrize("q", ["Lạng Sơn", "lang son"])
+def test_search_finds_the_seed_first(client, q):
+    response = client.get("/api/search", query_string={"q": q})
+    assert response.status_code == 200
+    data = response.get_json()
+    assert set(data) == {"query", "total", "page", "per_page", "took_ms", "results", "suggestion"}
+    first = data["results"][0]
+    assert set(first) == RESULT_KEYS
+    assert first["article_id"] == SEED_ID
+    assert first["id"] == f"{SEED_ID}#{first['paragraph']}"
+    assert "<mark>" in first["highlight"]
+    assert first["date"] is None and first["url"] is None
+
+
+def test_json_ranking_equals_library_ranking(client, service):
+    data = client.get("/api/search", query_string={"q": "quốc phòng", "per_page": 20}).get_json()
+    page = service.search("quốc phòng", per_page=20)
+    assert [r["id"] for r in data["results"]] == [h.id for h in page.results]
+
+
+def test_filters_as_parameters(client):
+    data = client.get("/api/search", query_string={"q": "duong", "source": "other.vn"}).get_json()
+    assert data["results"] and {r["source"] for r in data["results"]} == {"other.vn"}
+    data = client.get(
+        "/api/search", query_string={"q": "duong", "date_from": "2024-03-13"}
+    ).get_json()
+    assert {r["date"] for r in data["results"]} == {"2024-03-13"}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"q": ""},
+        {"q": "   "},
+        {"q": "x" * 1001},
+        {"q": "a", "page": "0"},
+        {"q": "a", "page": "abc"},
+        {"q": "a", "per_page": "101"},
+        {"q": "a", "per_page": "-1"},
+        {"q": "a", "date_from": "hôm qua"},
+    ],
+)
+def test_bad_parameters_are_400_json(client, params):
+    assert_error(client.get("/api/search", query_string=params), 400)
+
+
+def test_unknown_article_and_route_are_404_json(client):
+    assert assert_error(client.get("/api/articles/nope"), 404)["code"] == "not_found"
+    assert_error(client.get("/api/nothing-here"), 404)
+
+
+def test_wrong_method_is_405_json(client):
+    assert_error(client.post("/api/search", data={"q": "a"}), 405)
+
+
+def test_article_endpoint(client):
+    data = client.get(f"/api/articles/{SEED_ID}").get_json()
+    assert data["id"] == SEED_ID
+    assert data["paragraphs"][0]["text"].startswith("Chiều 26-6")
+    assert data["author"] == "Bùi Hiệp"
+
+
+def test_health(client):
+    data = client.get("/api/health").get_json()
+    assert data["status"] == "ok" and data["documents"] > 30
+
+
+def test_no_index_is_503_json(tmp_path):
+    app = create_app({"INDEX_DIR": str(tmp_path / "none"), "WARM_UP": False})
+    client = app.test_client()
+    assert assert_error(client.get("/api/search?q=a"), 503)["code"] == "index_unavailable"
+    assert_error(client.get("/api/health"), 503)
+    page = client.get("/?q=a")
+    assert page.status_code == 503 and "Traceback" not in page.get_data(as_text=True)
+
+
+def test_security_headers(client):
+    response = client.get("/")
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_page_renders_results_and_escapes(client):
+    html = client.get("/", query_string={"q": "lang son"}).get_data(as_text=True)
+    assert 'lang="vi"' in html
+    assert 'value="lang son"' in html
+    assert "<mark>Lạng Sơn</mark>" in html
+    hostile = client.get("/", query_string={"q": '"><script>alert(1)</script> thẻ'}).get_data(
+        as_text=True
+    )
+    assert "<script>alert(1)</script>" not in hostile
+    assert "&lt;script&gt;" in hostile
+
+
+def test_page_states(client):
+    empty = client.get("/").get_data(as_text=True)
+    assert "autofocus" in empty
+    none = client.get("/", query_string={"q": "zzqqxx"}).get_data(as_text=True)
+    assert "Không tìm thấy" in none
+
+
+def test_article_page_marks_paragraph(client):
+    html = client.get(f"/articles/{SEED_ID}?p=2&q=lang+son").get_data(as_text=True)
+    assert 'id="p2" class="caption marked"' in html
+    assert client.get("/articles/nope").status_code == 404

@@ -1,0 +1,143 @@
+"""The search page in a real browser (Debian's Chromium) against the real server (gunicorn)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not os.path.exists(CHROMIUM):
+    if os.environ.get("VNSEARCH_REQUIRE_BROWSER"):
+        raise RuntimeError("Chromium is required here but missing: apt-get install chromium")
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
+    )
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(index_dir):
+    """``vnsearch serve`` as a user starts it: gunicorn, two workers, on loopback."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "indexer",
+            "serve",
+            "--index-dir",
+            str(index_dir),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"server did not start: {process.stderr.read().decode()[-2000:]}")
+        time.sleep(0.3)
+    yield base
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="vi-VN")
+    yield context.new_page()
+    context.close()
+
+
+def test_search_without_diacritics_open_article_and_page_forward(server, page):
+    page.goto(server + "/")
+    box = page.get_by_label("Tìm đoạn văn trong các bài báo")
+    box.fill("lang son")
+    box.press("Enter")
+    page.wait_for_selector("ol.results li.hit")
+    marks = page.locator("ol.results li.hit").first.locator("mark")
+    assert "Lạng Sơn" in marks.all_inner_texts()
+    assert page.locator("#q").input_value() == "lang son"
+
+    page.locator("ol.results li.hit a.title").first.click()
+    page.wait_for_selector("article.article")
+    assert "#p" in page.url
+    assert page.locator("p.marked").count() == 1
+    assert "Lạng Sơn" in page.locator("h1").inner_text()
+
+    page.goto(server + "/?q=và")
+    assert page.locator("ol.results li.hit").count() == 10
+    first_page = page.locator("ol.results li.hit a.title").all_inner_texts()
+    page.get_by_role("link", name="Trang sau →").click()
+    page.wait_for_selector("ol.results li.hit")
+    assert "page=2" in page.url
+    assert page.locator("ol.results").get_attribute("start") == "11"
+    assert page.locator("ol.results li.hit a.title").all_inner_texts() != first_page
+
+
+def test_hostile_query_is_shown_as_text(server, page):
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(server + "/?q=" + urllib.request.quote('"><img src=x onerror=alert(1)> thẻ'))
+    assert page.locator("#q").input_value().startswith('"><img')
+    assert page.locator("img").count() == 0
+    assert dialogs == []
+
+
+def test_long_query_gets_a_json_error_not_gunicorns_page(server):
+    url = f"{server}/api/search?q=" + "a" * 5000
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(url, timeout=10)
+    assert caught.value.code == 400
+    assert caught.value.headers["Content-Type"].startswith("application/json")

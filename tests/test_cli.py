@@ -1,0 +1,68 @@
+import json
+
+from click.testing import CliRunner
+
+from indexer.cli import main
+
+
+def test_index_search_stats_delete(tmp_path, corpus_dir):
+    runner = CliRunner()
+    index_dir = str(tmp_path / "ix")
+    result = runner.invoke(
+        main, ["index", str(corpus_dir), "--index-dir", index_dir, "--workers", "1", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "added" in result.output and "failed 0" in result.output
+
+    again = runner.invoke(
+        main, ["index", str(corpus_dir), "--index-dir", index_dir, "--workers", "1"]
+    )
+    assert "added 0" in again.output and "unchanged" in again.output
+
+    found = runner.invoke(main, ["search", "quốc phòng", "--index-dir", index_dir])
+    assert found.exit_code == 0
+    assert "[quốc phòng]" in found.output
+    assert "Lạng Sơn" in found.output
+
+    as_json = runner.invoke(
+        main, ["search", "lang son", "--json", "--index-dir", index_dir, "-n", "3"]
+    )
+    data = json.loads(as_json.output)
+    assert data["results"][0]["article_id"] == "000_e79570c1fe97e7a4"
+    assert "<mark>Lạng Sơn</mark>" in data["results"][0]["highlight"]
+
+    stats = runner.invoke(main, ["stats", "--index-dir", index_dir])
+    assert "passages:" in stats.output
+
+    deleted = runner.invoke(main, ["delete", "duong-road", "--index-dir", index_dir])
+    assert "deleted 1 of 1" in deleted.output
+
+
+def test_env_variable_sets_the_index(tmp_path, corpus_dir, monkeypatch):
+    monkeypatch.setenv("VNSEARCH_INDEX_DIR", str(tmp_path / "env-ix"))
+    runner = CliRunner()
+    runner.invoke(main, ["index", str(corpus_dir / "crafted.jsonl"), "--workers", "1", "-q"])
+    assert (tmp_path / "env-ix").is_dir()
+
+
+def test_bad_input_exits_nonzero_and_names_the_line(tmp_path):
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"id": "ok", "body": "Hà Nội"}\n{broken\n', encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["index", str(data), "--index-dir", str(tmp_path / "ix"), "--workers", "1"]
+    )
+    assert result.exit_code == 2
+    assert "bad.jsonl:2" in result.output
+    assert "added 1" in result.output
+
+
+def test_search_without_index_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(main, ["search", "x", "--index-dir", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert "no index" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_empty_query_is_a_clear_error(tmp_path, index_dir):
+    result = CliRunner().invoke(main, ["search", "  ", "--index-dir", str(index_dir)])
+    assert result.exit_code == 1 and "empty" in result.output

@@ -1,0 +1,207 @@
+import unicodedata
+
+import pytest
+
+from indexer.search import BadRequest, Filters
+from indexer.text import new_tone_style
+
+SEED_ID = "000_e79570c1fe97e7a4"
+
+
+def top_article(service, query, **kwargs):
+    page = service.search(query, **kwargs)
+    assert page.results, f"no results for {query!r}"
+    return page.results[0].article_id
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["Lạng Sơn", "lang son", "LẠNG SƠN", unicodedata.normalize("NFD", "Lạng Sơn"), "lạng sơn"],
+)
+def test_seed_article_first_in_every_spelling(service, query):
+    assert top_article(service, query) == SEED_ID
+
+
+@pytest.mark.parametrize("query", ["dang uy quan su", "Đảng ủy quân sự", "đảng uỷ quân sự"])
+def test_unaccented_and_tone_style_queries_find_the_party_committee(service, query):
+    assert top_article(service, query) == SEED_ID
+
+
+def test_nfd_text_is_found_by_nfc_and_plain_queries(service):
+    assert top_article(service, "sương muối Mẫu Sơn") == "nfd-article"
+    assert top_article(service, "suong muoi mau son") == "nfd-article"
+
+
+@pytest.mark.parametrize(
+    "query", ["thủy lợi hòa giải", "thuỷ lợi hoà giải", "THỦY LỢI", "thuy loi"]
+)
+def test_either_tone_style_finds_the_other(service, query):
+    assert top_article(service, query) == "new-tone-style"
+
+
+def test_capitals_in_the_text_are_found(service):
+    assert top_article(service, "ban chỉ huy quân sự Đình Lập") == "capitals"
+    assert top_article(service, "dinh lap dien tap") == "capitals"
+
+
+def test_syllables_find_what_pyvi_glued(service):
+    # pyvi writes "tăng_cường_quốc_phòng" in the seed; a word-only index misses it.
+    page = service.search("quốc phòng", per_page=50)
+    ids = {hit.id for hit in page.results}
+    seed_hits = [h for h in page.results if h.article_id == SEED_ID]
+    assert seed_hits
+    assert any("tăng cường quốc phòng" in h.text for h in seed_hits), ids
+
+
+def test_accented_query_prefers_exact_form(service):
+    page = service.search("đường", per_page=10)
+    ids = [hit.article_id for hit in page.results]
+    assert ids[0] == "duong-road"
+    plain = service.search("duong", per_page=10)
+    plain_ids = [hit.article_id for hit in plain.results]
+    assert {"duong-road", "duong-ocean"} <= set(plain_ids)
+
+
+def test_an_and_o_are_searchable_words(service):
+    page = service.search("an ninh ở biên giới")
+    assert page.results[0].article_id == "an-ninh"
+    assert "<mark>an ninh</mark>" in page.results[0].highlight
+
+
+def test_highlight_offsets_follow_the_original_text(service):
+    page = service.search("12/3/2024 cửa khẩu")
+    hit = page.results[0]
+    assert hit.article_id == "an-ninh"
+    assert "Ngày <mark>12</mark>/<mark>3</mark>/<mark>2024</mark>" in hit.highlight
+    seed = service.search("Chiều 26-6 Lạng Sơn").results[0]
+    assert seed.highlight.startswith("<mark>Chiều 26</mark>-<mark>6</mark>, ")
+
+
+def test_highlight_escapes_markup(service):
+    hit = service.search("thẻ ký tự đặc biệt").results[0]
+    assert hit.article_id == "script-title"
+    assert "&lt;b&gt;" in hit.highlight
+    assert "<b>" not in hit.highlight
+    assert hit.highlight.replace("<mark>", "").replace("</mark>", "").count("<") == 0
+
+
+def test_phrase_requires_adjacency(service):
+    loose = service.search("quân sự Lạng", per_page=100)
+    phrase = service.search('"quân sự Lạng"', per_page=100)
+    assert phrase.total < loose.total
+    assert all("quân sự" in h.text.lower() for h in phrase.results)
+
+
+def test_unaccented_phrase(service):
+    page = service.search('"tang cuong quoc phong"')
+    assert page.results and page.results[0].article_id == SEED_ID
+
+
+def test_exclusion(service):
+    with_seed = service.search("Lạng Sơn", per_page=100)
+    without = service.search("Lạng Sơn -Đoàn", per_page=100)
+    assert any("Đoàn" in h.text for h in with_seed.results)
+    assert not any("Đoàn" in h.text for h in without.results)
+
+
+def test_title_field(service):
+    page = service.search("title:thuỷ")
+    assert [h.article_id for h in page.results] == ["new-tone-style"]
+
+
+def test_filters(service):
+    all_duong = service.search("duong", per_page=100)
+    road = service.search(
+        "duong", per_page=100, filters=Filters(date_from="2024-03-12", date_to="2024-03-12")
+    )
+    assert len(road.results) < len(all_duong.results)
+    assert {h.date for h in road.results} == {"2024-03-12"}
+    life = service.search("duong", per_page=100, filters=Filters(category="doi song"))
+    assert life.results and {h.category for h in life.results} == {"Đời sống"}
+    other = service.search("duong", per_page=100, filters=Filters(source="other.vn"))
+    assert {h.source for h in other.results} == {"other.vn"}
+
+
+@pytest.mark.parametrize("query", ["UBND Cao Bằng", "ubnd cao bang", "UBND tỉnh Cao Bằng"])
+def test_abbreviation_finds_the_long_form(service, query):
+    assert top_article(service, query) == "committee-full"
+
+
+@pytest.mark.parametrize("query", ["ủy ban nhân dân", "uy ban nhan dan", "Uỷ ban nhân dân"])
+def test_long_form_finds_the_abbreviation(service, query):
+    ids = {h.article_id for h in service.search(query, per_page=100).results}
+    assert {"committee-full", SEED_ID} <= ids
+
+
+def test_abbreviation_from_the_seed(service):
+    page = service.search("sẵn sàng chiến đấu")
+    assert page.results and "SSCĐ" in page.results[0].text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"Lạng Sơn',
+        "Hà Nội:",
+        "S -300",
+        "title:",
+        "a AND OR NOT (",
+        "*",
+        "a*",
+        "title:foo:bar",
+        '""',
+        "- -",
+    ],
+)
+def test_queries_that_look_like_syntax_never_fail(service, query):
+    page = service.search(query)
+    assert page.total >= 0
+
+
+def test_unbalanced_quote_is_searched_as_words(service):
+    assert top_article(service, '"Lạng Sơn') == SEED_ID
+
+
+def test_du_toan_query_returns(service):
+    # Whoosh 2.7.4's optimised OR collector never returned on this query.
+    page = service.search("du toan 23 03")
+    assert page.took_ms < 5000
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"text": ""}, "empty"),
+        ({"text": "x" * 1001}, "longer"),
+        ({"text": "a", "per_page": 0}, "per_page"),
+        ({"text": "a", "per_page": 101}, "per_page"),
+        ({"text": "a", "page": 0}, "page"),
+    ],
+)
+def test_bad_requests(service, kwargs, message):
+    with pytest.raises(BadRequest, match=message):
+        service.search(**kwargs)
+
+
+def test_paging_is_consistent(service):
+    first = service.search("Lạng Sơn", per_page=2)
+    second = service.search("Lạng Sơn", per_page=2, page=2)
+    both = service.search("Lạng Sơn", per_page=4)
+    assert [h.id for h in first.results + second.results] == [h.id for h in both.results]
+
+
+def test_page_past_the_end_is_empty(service):
+    page = service.search("Lạng Sơn", page=500)
+    assert page.results == () and page.total > 0
+
+
+def test_article_view(service):
+    article = service.article(SEED_ID)
+    assert article.title.startswith("Đảng ủy Quân sự")
+    assert [p["paragraph"] for p in article.paragraphs] == list(range(len(article.paragraphs)))
+    assert article.author == "Bùi Hiệp"
+    assert service.article("no-such-article") is None
+
+
+def test_toneswap_helper_is_symmetric():
+    assert new_tone_style("hòa thủy") == "hoà thuỷ"

@@ -1,0 +1,92 @@
+import json
+
+import pytest
+
+from indexer import store
+from indexer.search import SearchService
+
+
+def _jsonl(path, records):
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    )
+
+
+def _passage_ids(index_dir):
+    ix = store.open_index(index_dir)
+    with ix.searcher() as searcher:
+        return sorted(d["id"] for d in searcher.all_stored_fields())
+
+
+def test_rerun_skips_unchanged_articles(fresh_index, corpus_dir):
+    before = _passage_ids(fresh_index)
+    summary = store.update_index(fresh_index, [corpus_dir], workers=1)
+    assert (summary.added, summary.updated, summary.passages) == (0, 0, 0)
+    assert summary.unchanged > 0
+    assert _passage_ids(fresh_index) == before
+
+
+def test_changed_article_replaces_all_its_passages(tmp_path):
+    data = tmp_path / "a.jsonl"
+    index_dir = tmp_path / "ix"
+    _jsonl(data, [{"id": "x", "title": "T", "paragraphs": ["một hai", "ba bốn", "năm sáu"]}])
+    store.update_index(index_dir, [data])
+    _jsonl(data, [{"id": "x", "title": "T", "paragraphs": ["bảy tám"]}])
+    summary = store.update_index(index_dir, [data])
+    assert (summary.added, summary.updated) == (0, 1)
+    assert _passage_ids(index_dir) == ["x#0"]
+    service = SearchService(index_dir)
+    assert service.search("ba bốn").total == 0
+    assert service.search("bảy tám").total == 1
+
+
+def test_bad_records_are_reported_and_the_rest_indexed(tmp_path):
+    data = tmp_path / "a.jsonl"
+    data.write_text(
+        '{"id": "ok", "body": "Hà Nội"}\n{broken\n{"body": "no id"}\n', encoding="utf-8"
+    )
+    summary = store.update_index(tmp_path / "ix", [data])
+    assert summary.added == 1
+    assert [e.line for e in summary.errors] == [2, 3]
+
+
+def test_duplicate_ids_keep_the_first(tmp_path):
+    data = tmp_path / "a.jsonl"
+    _jsonl(data, [{"id": "d", "body": "thứ nhất"}, {"id": "d", "body": "thứ hai"}])
+    summary = store.update_index(tmp_path / "ix", [data])
+    assert summary.added == 1 and summary.failed == 1
+    assert SearchService(tmp_path / "ix").search("thứ nhất").total == 1
+
+
+def test_delete_articles(fresh_index):
+    assert store.delete_articles(fresh_index, ["duong-road", "no-such"]) == 1
+    assert not any(i.startswith("duong-road#") for i in _passage_ids(fresh_index))
+    assert SearchService(fresh_index).article("duong-road") is None
+
+
+def test_second_writer_is_refused_with_a_clear_message(fresh_index, corpus_dir, tmp_path):
+    data = tmp_path / "new.jsonl"
+    _jsonl(data, [{"id": "new", "body": "bài mới"}])
+    ix = store.open_index(fresh_index)
+    holder = ix.writer()
+    try:
+        with pytest.raises(store.IndexBusy, match="another indexer"):
+            store.update_index(fresh_index, [data], wait=0.6)
+    finally:
+        holder.cancel()
+    assert store.update_index(fresh_index, [data]).added == 1
+
+
+def test_open_index_errors(tmp_path):
+    with pytest.raises(store.IndexUnavailable, match="no index"):
+        store.open_index(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(store.IndexUnavailable, match="no index"):
+        store.open_index(tmp_path / "empty")
+
+
+def test_stats(fresh_index):
+    info = store.stats(fresh_index)
+    assert info.articles >= 30
+    assert info.passages > info.articles
+    assert info.size_bytes > 0
