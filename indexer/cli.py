@@ -177,6 +177,59 @@ def _terminal_highlight(html_text: str, color: bool) -> str:
     return unescape(html_text.replace("<mark>", on).replace("</mark>", off))
 
 
+@main.command(name="eval")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--max-queries",
+    type=click.IntRange(1),
+    default=None,
+    help="Evaluate a sample of this many queries (fixed seed).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
+@click.option(
+    "--variant",
+    "variants",
+    multiple=True,
+    type=click.Choice(["orig", "noaccent", "toneswap", "nfd", "upper"]),
+    help="Query variants to run [default: all].",
+)
+@click.option(
+    "--baseline/--no-baseline",
+    default=True,
+    show_default=True,
+    help="Also run plain BM25 over lower-cased syllables, for comparison.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Segmentation processes [default: number of cores].",
+)
+def evaluate(dataset, max_queries, seed, variants, baseline, workers) -> None:
+    """Measure ranking quality on a BEIR-layout data set (corpus, queries, qrels).
+
+    Example: vnsearch eval ../shared/data/viquad_test --max-queries 1000
+    """
+    from indexer import evaluate as ev
+
+    data = ev.load(dataset)
+    query_ids = ev.sample_queries(data, max_queries, seed)
+    variants = list(variants) or list(ev.VARIANTS)
+    click.echo(
+        f"{dataset}: {len(data.corpus)} passages, {len(query_ids)} of "
+        f"{len(data.queries)} queries (seed {seed})",
+        err=True,
+    )
+    started = time.monotonic()
+    rows = {
+        "vnsearch": ev.evaluate_product(data, query_ids, variants, workers or os.cpu_count() or 1)
+    }
+    if baseline:
+        rows["bm25 syllables (baseline)"] = ev.evaluate_bm25_baseline(data, query_ids, variants)
+    click.echo(ev.table(rows, variants))
+    click.echo(f"\n({time.monotonic() - started:.0f} s)", err=True)
+
+
 @main.command()
 @index_dir_option
 def stats(index_dir) -> None:

@@ -14,6 +14,7 @@ back to any of them (``loose``) when that finds nothing.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,11 +28,15 @@ from indexer.vocabulary import Vocabulary
 
 # Relative weights, chosen on the dev sets (benchmarks/README.md).
 WORD = 0.5  # a multi-syllable word of the query found as a pyvi word
+WORD_PLAIN = 0.5  # the same, for a query typed without accents (words disambiguate)
 VARIANT_OF_PLAIN = 0.3  # "uy" in an accented query also finds "ủy", below "uy"
 ABBREVIATION = 0.9  # UBND found as "ủy ban nhân dân"
 STRICT_MAX_SYLLABLES = 5  # longer queries are questions: any word may be missing
 MAX_SYLLABLES = 48  # longer queries are cut: the tail adds time, not precision
-MAX_VARIANTS = 24
+VARIANT_PRIOR = 0.0  # how much a common reading of "lang" outweighs a rare one
+MAX_VARIANTS = 6  # accent variants searched for a syllable typed without accents
+COMMON_SHARE = 0.1  # in long OR queries, syllables in more passages than this are dropped
+PRUNE_MIN_CLAUSES = 4
 
 # Question words carry no topic; dropped from a query that has other words.
 _QUESTION_WORDS = "gì nào đâu ai sao bao nhiêu mấy thế nào như thế tại vì không chưa hả à ạ"
@@ -111,50 +116,101 @@ def _any(queries: list[wq.Query], boost: float = 1.0) -> wq.Query | None:
     return wq.Or(queries, boost=boost)
 
 
+PLAIN, PARTIAL, ACCENTED = "plain", "partial", "accented"
+
+
+def typing_mode(text: str) -> str:
+    """How a query was typed: without any diacritics, partly, or with them.
+
+    Most Vietnamese syllables carry a mark, so a query with marks on at least half of its
+    syllables was typed with accents, and its unmarked syllables mean what they say.
+    """
+    syls = [s.text for s in syllables(text) if not s.text.isdigit()]
+    marked = sum(has_diacritics(s) for s in syls)
+    if not marked:
+        return PLAIN
+    return ACCENTED if marked * 2 >= len(syls) else PARTIAL
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A query for one typed syllable, and how many passages it may match."""
+
+    query: wq.Query
+    doc_frequency: int
+
+
 @dataclass
 class QueryPlanner:
     """Builds ``Plan``s against one searcher's vocabulary."""
 
     vocabulary: Vocabulary
     doc_frequency: Callable[[str, str], int]
+    doc_count: int
     abbreviations: Abbreviations | None = None
 
+    def _idf(self, df: int) -> float:
+        return math.log(self.doc_count / (df + 1)) + 1  # Whoosh's own formula
+
+    def _variants(self, fieldname: str, folded: str, skip: str, boost: float):
+        """Terms for the accented forms of ``folded``, each weighted as if the index held
+        the folded form: a rare accent variant must not outscore the common reading."""
+        found = self.vocabulary.variants(fieldname, folded)
+        total = sum(df for _, df in found)
+        if not total:
+            return [], 0
+        shared = self._idf(total)
+        terms = [
+            wq.Term(
+                fieldname,
+                term,
+                boost=boost * shared / self._idf(df) * (df / total) ** VARIANT_PRIOR,
+            )
+            for term, df in found[:MAX_VARIANTS]
+            if term != skip
+        ]
+        return terms, total
+
     def syllable(
-        self, raw: str, fieldname: str = "text", accented: bool = True, fallback: bool = True
-    ):
+        self, raw: str, fieldname: str = "text", mode: str = ACCENTED, fallback: bool = True
+    ) -> Clause | None:
         """A clause for one typed syllable (None when no form of it is in the index).
 
-        ``fallback``: an accented syllable absent from the index may match its variants
-        (a wrong accent is a common typo); phrases and title terms stay exact.
+        ``mode`` is how the whole query was typed (see ``typing_mode``). ``fallback``: an
+        accented syllable absent from the index may match its variants (a wrong accent is
+        a common typo); phrases and title terms stay exact.
         """
         exact = canonical(raw)
         folded = fold(exact)
-        variants = [
-            wq.Term(fieldname, v, boost=1.0 if not accented else VARIANT_OF_PLAIN)
-            for v in self.vocabulary.variants(fieldname, folded)[:MAX_VARIANTS]
-            if v != exact
-        ]
-        exact_found = self.doc_frequency(fieldname, exact) > 0
-        own = [wq.Term(fieldname, exact)] if exact_found else []
-        if accented and has_diacritics(raw):
-            # Typed with its accents: itself; its variants only if it does not exist.
-            return _any(own) or (_any(variants, VARIANT_OF_PLAIN) if fallback else None)
-        return _any(own + variants)
+        exact_df = self.doc_frequency(fieldname, exact)
+        if mode == PLAIN:
+            terms, total = self._variants(fieldname, folded, "", 1.0)
+            return Clause(_any(terms), total) if terms else None
+        if exact_df and (mode == ACCENTED or has_diacritics(raw)):
+            return Clause(wq.Term(fieldname, exact), exact_df)
+        if exact_df:  # a query typed partly without accents: "uy" may well mean "ủy"
+            terms, total = self._variants(fieldname, folded, exact, VARIANT_OF_PLAIN)
+            return Clause(_any([wq.Term(fieldname, exact), *terms]), max(total, exact_df))
+        if not fallback:
+            return None
+        terms, total = self._variants(fieldname, folded, exact, VARIANT_OF_PLAIN)
+        return Clause(_any(terms), total) if terms else None
 
     def sequence(self, text: str, fieldname: str = "text", boost: float = 1.0):
         """Adjacent syllables (a phrase); None if a syllable is not in the index."""
-        accented = has_diacritics(text)
-        clauses = [self.syllable(s.text, fieldname, accented, False) for s in syllables(text)]
+        mode = typing_mode(text)
+        clauses = [self.syllable(s.text, fieldname, mode, False) for s in syllables(text)]
         if not clauses or any(c is None for c in clauses):
             return None
-        if len(clauses) == 1:
-            return _any(clauses, boost)
+        queries = [c.query for c in clauses]
+        if len(queries) == 1:
+            return _any(queries, boost)
         if fieldname == "title":  # titles keep no positions: all of the words, anywhere
-            return wq.And(clauses, boost=boost)
-        return wq.Sequence(clauses, boost=boost)
+            return wq.And(queries, boost=boost)
+        return wq.Sequence(queries, boost=boost)
 
     def _abbreviation(self, raw: list[str], folded: list[str], i: int):
-        """(length, expansion clauses) of the longest abbreviation form at syllable i."""
+        """(length, expansion queries) of the longest abbreviation form at syllable i."""
         if self.abbreviations is None:
             return 0, []
         for form, group in self.abbreviations.forms_starting(folded[i]):
@@ -167,20 +223,57 @@ class QueryPlanner:
             return n, [o for o in others if o is not None]
         return 0, []
 
-    def _words(self, raw: list[str], folded: list[str], accented: bool) -> list[wq.Query]:
-        """Word-field clauses for n-grams of the query that pyvi found as words."""
+    def _words(self, raw: list[str], folded: list[str], mode: str) -> list[wq.Query]:
+        """Word-field terms for n-grams of the query that pyvi found as words."""
         out = []
         for n in (2, 3, 4):
             for i in range(len(raw) - n + 1):
-                if accented:
+                if mode != PLAIN:
                     word = "_".join(canonical(s) for s in raw[i : i + n])
                     if self.doc_frequency("word", word):
                         out.append(wq.Term("word", word, boost=WORD))
                 else:
                     key = "_".join(folded[i : i + n])
-                    found = self.vocabulary.variants("word", key)[:MAX_VARIANTS]
-                    out.extend(wq.Term("word", w, boost=WORD) for w in found)
+                    terms, _ = self._variants("word", key, "", WORD_PLAIN)
+                    out.extend(terms)
         return out
+
+    def _clauses(self, raw: list[str], folded: list[str], mode: str) -> list[Clause]:
+        clauses: list[Clause] = []
+        i = 0
+        while i < len(raw):
+            n, expansions = self._abbreviation(raw, folded, i)
+            if n:
+                own = [self.syllable(s, mode=mode) for s in raw[i : i + n]]
+                own_query = None
+                if all(c is not None for c in own):
+                    own_query = own[0].query if n == 1 else wq.And([c.query for c in own])
+                query = _any([q for q in (own_query, *expansions) if q is not None])
+                if query is not None:
+                    clauses.append(
+                        Clause(query, min((c.doc_frequency for c in own if c), default=0))
+                    )
+                i += n
+            else:
+                clause = self.syllable(raw[i], mode=mode)
+                if clause is not None:
+                    clauses.append(clause)
+                i += 1
+        return clauses
+
+    def _split_common(self, clauses: list[Clause]) -> tuple[list[Clause], list[Clause]]:
+        """(rare, common) clauses of a long query. Common syllables, found in a large share
+        of passages, then only add to the score of passages matched by rarer ones: they
+        change the ranking little but would make every passage a candidate."""
+        if len(clauses) < PRUNE_MIN_CLAUSES:
+            return clauses, []
+        limit = COMMON_SHARE * self.doc_count
+        rare = [c for c in clauses if c.doc_frequency <= limit]
+        if len(rare) < 2:
+            ordered = sorted(clauses, key=lambda c: c.doc_frequency)
+            rare = ordered[:2]
+        common = [c for c in clauses if c not in rare]
+        return rare, common
 
     def plan(self, parsed: ParsedQuery) -> Plan:
         plan = Plan()
@@ -189,7 +282,7 @@ class QueryPlanner:
             content = [s for s in raw if fold(s) not in QUESTION_WORDS]
             raw = content or raw
         folded = [fold(s) for s in raw]
-        accented = has_diacritics(parsed.words)
+        mode = typing_mode(parsed.words)
 
         required: list[wq.Query] = []
         for phrase in parsed.phrases:
@@ -197,29 +290,17 @@ class QueryPlanner:
         for title in parsed.title:
             required.append(self.sequence(title, "title") or wq.NullQuery)
 
-        clauses: list[wq.Query] = []
-        i = 0
-        while i < len(raw):
-            n, expansions = self._abbreviation(raw, folded, i)
-            if n:
-                own = [self.syllable(s, accented=accented) for s in raw[i : i + n]]
-                own_clause = None
-                if all(c is not None for c in own):
-                    own_clause = own[0] if n == 1 else wq.And(own)
-                clause = _any([c for c in (own_clause, *expansions) if c is not None])
-                i += n
-            else:
-                clause = self.syllable(raw[i], accented=accented)
-                i += 1
-            if clause is not None:
-                clauses.append(clause)
-        words = self._words(raw, folded, accented)
-
-        loose_parts = clauses + words
+        clauses = self._clauses(raw, folded, mode)
+        words = self._words(raw, folded, mode)
+        rare, common = self._split_common(clauses)
+        loose_parts = [c.query for c in rare] + words
         loose = wq.Or(loose_parts) if loose_parts else None
+        if loose is not None and common:
+            loose = wq.AndMaybe(loose, wq.Or([c.query for c in common]))
         strict = None
-        if clauses and len(raw) <= STRICT_MAX_SYLLABLES and len(clauses) > 1:
-            strict = wq.AndMaybe(wq.And(clauses), wq.Or(words)) if words else wq.And(clauses)
+        if len(clauses) > 1 and len(raw) <= STRICT_MAX_SYLLABLES:
+            every = wq.And([c.query for c in clauses])
+            strict = wq.AndMaybe(every, wq.Or(words)) if words else every
 
         def combine(optional):
             if required and optional is not None:

@@ -8,12 +8,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from whoosh import collectors
+from whoosh import collectors, scoring
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
 from indexer import query as queries
-from indexer import rerank
+from indexer import rerank, suggest
 from indexer.abbreviations import Abbreviations
 from indexer.abbreviations import load as load_abbreviations
 from indexer.highlight import highlight
@@ -27,6 +27,8 @@ MAX_PER_PAGE = 100
 MAX_RESULTS = 1000  # deepest result a user can page to
 TIME_LIMIT_S = 2.0
 REFRESH_EVERY_S = 0.5
+# BM25 parameters chosen on the dev sets (benchmarks/README.md).
+WEIGHTING = scoring.BM25F(B=0.75, K1=1.2)
 
 
 class BadRequest(ValueError):
@@ -137,7 +139,7 @@ class SearchService:
         with self._lock:
             now = time.monotonic()
             if self._searcher is None:
-                self._searcher = open_index(self.index_dir).searcher()
+                self._searcher = open_index(self.index_dir).searcher(weighting=WEIGHTING)
                 self._checked = now
             elif now - self._checked >= REFRESH_EVERY_S:
                 self._checked = now
@@ -182,9 +184,11 @@ class SearchService:
 
         hits: list[Hit] = []
         total = 0
+        suggestion = None
         with self._lock:
             searcher = self.searcher()
-            plan = self.planner(searcher).plan(parsed)
+            planner = self.planner(searcher)
+            plan = planner.plan(parsed)
             if not plan.is_empty:
                 limit = max(rerank.DEPTH, min(first + per_page, MAX_RESULTS))
                 results = self._run(searcher, plan.strict, filter_query, limit)
@@ -195,13 +199,16 @@ class SearchService:
                 for score, docnum, fields in ranked[first : first + per_page]:
                     fields = fields or searcher.stored_fields(docnum)
                     hits.append(self._hit(fields, score, plan.exact, plan.folded))
+            # Cheap unless a syllable is missing or rare in the index.
+            suggestion = suggest.suggestion(text, planner.vocabulary, searcher.doc_frequency)
         took_ms = round((time.perf_counter() - started) * 1000, 2)
-        return Page(text, total, page, per_page, took_ms, tuple(hits))
+        return Page(text, total, page, per_page, took_ms, tuple(hits), suggestion)
 
     def planner(self, searcher: Searcher) -> queries.QueryPlanner:
         return queries.QueryPlanner(
             vocabulary=self._vocabulary.for_searcher(searcher),
             doc_frequency=searcher.doc_frequency,
+            doc_count=searcher.doc_count_all(),
             abbreviations=self.abbreviations,
         )
 
@@ -224,9 +231,12 @@ class SearchService:
         return rescored + tail
 
     def _run(self, searcher: Searcher, query, filter_query, limit: int):
-        # optimize=False: Whoosh 2.7.4's block-quality skipping never returns on some
-        # OR queries; scoring every match is slower but always ends.
+        # No block-quality skipping: in Whoosh 2.7.4 it never returns on some OR queries;
+        # scoring every match is slower but always ends.
         top = collectors.TopCollector(limit=limit, usequality=False)
+        # Nor let it rebuild the matcher tree as the heap fills: with hundreds of terms
+        # (a question typed without accents) the rebuilds cost seconds.
+        top.replace = 0
         main_thread = threading.current_thread() is threading.main_thread()
         timed = collectors.TimeLimitCollector(top, self.time_limit, use_alarm=main_thread)
         # The filter must wrap the time limit: Whoosh filters in the outer collector's loop.

@@ -183,6 +183,18 @@ def update_index(
     Unchanged articles (same content hash) are skipped; a changed article's passages are
     all replaced. ``on_article`` is called once per article read, for progress reports.
     """
+    return index_articles(index_dir, read_paths(paths), workers, wait, on_article, batch_passages)
+
+
+def index_articles(
+    index_dir: str | os.PathLike,
+    items: Iterable[Article | ReadError],
+    workers: int = 1,
+    wait: float = 0.0,
+    on_article: Callable[[Article | ReadError], None] | None = None,
+    batch_passages: int = BATCH_PASSAGES,
+) -> Summary:
+    """``update_index`` over articles already read (or read errors to report)."""
     started = time.monotonic()
     summary = Summary()
     ix = create_or_open(index_dir)
@@ -190,7 +202,7 @@ def update_index(
     seen: set[str] = set()
 
     def jobs() -> Iterator[tuple[Article, str]]:
-        for item in read_paths(paths):
+        for item in items:
             if on_article:
                 on_article(item)
             if isinstance(item, ReadError):

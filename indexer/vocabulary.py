@@ -8,7 +8,7 @@ written, so the map is built once per segment and merged when a searcher is refr
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from whoosh.searching import Searcher
@@ -23,23 +23,23 @@ def _segment_key(reader) -> str:
     return segment.segment_id() if segment is not None else str(id(reader))
 
 
-def _folded_map(reader, fieldname: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = defaultdict(list)
+def _folded_map(reader, fieldname: str) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = defaultdict(dict)
     if fieldname not in reader.schema:
         return out
-    for btext in reader.lexicon(fieldname):
+    for btext, info in reader.iter_field(fieldname):
         term = btext.decode("utf-8")
-        out[fold(term)].append(term)
+        out[fold(term)][term] = info.doc_frequency()
     return out
 
 
 @dataclass
 class Vocabulary:
-    """Folded form -> existing forms, per field, for the segments of one searcher."""
+    """Folded form -> existing forms with their document frequencies, most frequent first."""
 
-    forms: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    forms: dict[str, dict[str, tuple[tuple[str, int], ...]]] = field(default_factory=dict)
 
-    def variants(self, fieldname: str, folded: str) -> tuple[str, ...]:
+    def variants(self, fieldname: str, folded: str) -> tuple[tuple[str, int], ...]:
         return self.forms.get(fieldname, {}).get(folded, ())
 
 
@@ -47,7 +47,7 @@ class Vocabulary:
 class VocabularyCache:
     """Keeps per-segment maps so a refresh only reads the new segments' lexicons."""
 
-    _segments: dict[str, dict[str, dict[str, list[str]]]] = field(default_factory=dict)
+    _segments: dict[str, dict[str, dict[str, dict[str, int]]]] = field(default_factory=dict)
     _current: tuple[tuple[str, ...], Vocabulary] | None = None
 
     def for_searcher(self, searcher: Searcher) -> Vocabulary:
@@ -59,13 +59,16 @@ class VocabularyCache:
         for key, leaf in zip(keys, leaves, strict=False):
             fresh[key] = self._segments.get(key) or {f: _folded_map(leaf, f) for f in FIELDS}
         self._segments = fresh
-        merged: dict[str, dict[str, tuple[str, ...]]] = {}
+        merged: dict[str, dict[str, tuple[tuple[str, int], ...]]] = {}
         for fieldname in FIELDS:
-            combined: dict[str, set[str]] = defaultdict(set)
+            combined: dict[str, Counter] = defaultdict(Counter)
             for maps in fresh.values():
                 for folded, terms in maps[fieldname].items():
                     combined[folded].update(terms)
-            merged[fieldname] = {k: tuple(sorted(v)) for k, v in combined.items()}
+            merged[fieldname] = {
+                k: tuple(sorted(v.items(), key=lambda item: (-item[1], item[0])))
+                for k, v in combined.items()
+            }
         vocabulary = Vocabulary(merged)
         self._current = (keys, vocabulary)
         return vocabulary

@@ -139,5 +139,6 @@ def test_long_query_gets_a_json_error_not_gunicorns_page(server):
     url = f"{server}/api/search?q=" + "a" * 5000
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(url, timeout=10)
-    assert caught.value.code == 400
-    assert caught.value.headers["Content-Type"].startswith("application/json")
+    with caught.value as response:
+        assert response.code == 400
+        assert response.headers["Content-Type"].startswith("application/json")

@@ -205,3 +205,16 @@ def test_article_view(service):
 
 def test_toneswap_helper_is_symmetric():
     assert new_tone_style("hòa thủy") == "hoà thuỷ"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Lạng Sưn", "Lạng Sơn"),
+        ("lạng sưn", "lạng sơn"),
+        ("Lạng Sơn", None),
+        ("quoc phonh", "quoc phong"),
+    ],
+)
+def test_did_you_mean(service, query, expected):
+    assert service.search(query).suggestion == expected
