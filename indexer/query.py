@@ -27,13 +27,13 @@ from indexer.text import canonical, fold, has_diacritics
 from indexer.vocabulary import Vocabulary
 
 # Relative weights, chosen on the dev sets (benchmarks/README.md).
-WORD = 0.5  # a multi-syllable word of the query found as a pyvi word
-WORD_PLAIN = 0.5  # the same, for a query typed without accents (words disambiguate)
+WORD = 0.2  # a multi-syllable word of the query found as a pyvi word
+WORD_PLAIN = 0.0  # the same, for a query typed without accents (words disambiguate)
 VARIANT_OF_PLAIN = 0.3  # "uy" in an accented query also finds "ủy", below "uy"
 ABBREVIATION = 0.9  # UBND found as "ủy ban nhân dân"
 STRICT_MAX_SYLLABLES = 5  # longer queries are questions: any word may be missing
 MAX_SYLLABLES = 48  # longer queries are cut: the tail adds time, not precision
-VARIANT_PRIOR = 0.0  # how much a common reading of "lang" outweighs a rare one
+VARIANT_PRIOR = 0.6  # how much a common reading of "lang" outweighs a rare one
 MAX_VARIANTS = 6  # accent variants searched for a syllable typed without accents
 COMMON_SHARE = 0.1  # in long OR queries, syllables in more passages than this are dropped
 PRUNE_MIN_CLAUSES = 4

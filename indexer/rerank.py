@@ -14,7 +14,7 @@ from indexer.segment import SYLLABLE_RE
 from indexer.text import canonical, fold
 
 DEPTH = 100  # candidates re-scored; deeper results keep their BM25 order
-PAIR = 0.6  # weight of the share of the query's adjacent pairs found adjacent
+PAIR = 1.0  # weight of the share of the query's adjacent pairs found adjacent
 TITLE = 0.2  # weight of the share of the query's syllables found in the title
 
 
