@@ -130,7 +130,8 @@ def evaluate_product(
     """The product's own index and search, one row per query variant."""
     with tempfile.TemporaryDirectory(prefix="vnsearch-eval-") as tmp:
         index_articles(tmp, corpus_articles(data.corpus), workers=workers)
-        service = SearchService(tmp)
+        # Quality, not speed, is measured here: no query may be cut short.
+        service = SearchService(tmp, time_limit=600)
         scores = {}
         for name in variants:
             transform = VARIANTS[name]

@@ -20,7 +20,7 @@ from indexer.highlight import highlight
 from indexer.schema import FILTER_FIELDS
 from indexer.store import IndexUnavailable, open_index
 from indexer.text import fold, nfc
-from indexer.vocabulary import VocabularyCache
+from indexer.vocabulary import VocabularyCache, completions
 
 MAX_QUERY_CHARS = 1000
 MAX_PER_PAGE = 100
@@ -266,6 +266,15 @@ class SearchService:
             source=fields.get("source"),
             url=fields.get("url"),
         )
+
+    def complete(self, text: str, limit: int = 10) -> list[str]:
+        """Completions of the last word of ``text`` for a search box (accent-insensitive)."""
+        text = nfc(text or "")
+        if len(text) > MAX_QUERY_CHARS:
+            raise BadRequest(f"the query is longer than {MAX_QUERY_CHARS} characters")
+        with self._lock:
+            vocabulary = self._vocabulary.for_searcher(self.searcher())
+        return completions(vocabulary, text, limit)
 
     def article(self, article_id: str) -> ArticleView | None:
         """The whole article, paragraphs in order, or None when it is not indexed."""

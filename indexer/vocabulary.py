@@ -8,6 +8,7 @@ written, so the map is built once per segment and merged when a searcher is refr
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -42,6 +43,23 @@ class Vocabulary:
     def variants(self, fieldname: str, folded: str) -> tuple[tuple[str, int], ...]:
         return self.forms.get(fieldname, {}).get(folded, ())
 
+    def with_prefix(self, fieldname: str, prefix: str, limit: int = 200):
+        """(folded form, its variants) for folded forms starting with ``prefix``."""
+        keys = self._sorted_keys(fieldname)
+        start = bisect_left(keys, prefix)
+        out = []
+        for key in keys[start : start + limit]:
+            if not key.startswith(prefix):
+                break
+            out.append((key, self.forms[fieldname][key]))
+        return out
+
+    def _sorted_keys(self, fieldname: str) -> list[str]:
+        cache = self.__dict__.setdefault("_keys", {})
+        if fieldname not in cache:
+            cache[fieldname] = sorted(self.forms.get(fieldname, {}))
+        return cache[fieldname]
+
 
 @dataclass
 class VocabularyCache:
@@ -72,3 +90,34 @@ class VocabularyCache:
         vocabulary = Vocabulary(merged)
         self._current = (keys, vocabulary)
         return vocabulary
+
+
+def completions(vocabulary: Vocabulary, text: str, limit: int = 10) -> list[str]:
+    """Ways to finish the last word of ``text``, accent-insensitively, most frequent first.
+
+    ``lang s`` -> ``lang sơn``...: a pyvi word that continues the previous syllable is
+    preferred, then single syllables.
+    """
+    from indexer.segment import syllables  # local: keeps this module's imports light
+
+    syls = syllables(text)
+    if not syls or text[syls[-1].end :].strip():
+        return []
+    last = syls[-1]
+    head = text[: last.start]
+    prefix = fold(last.text)
+    continuing: dict[str, int] = defaultdict(int)  # the rest of a word begun before
+    if len(syls) > 1:
+        previous = fold(syls[-2].text)
+        for _, terms in vocabulary.with_prefix("word", f"{previous}_{prefix}"):
+            for term, df in terms:
+                rest = term.split("_")[1]
+                continuing[rest] += df
+    single = {term: df for _, terms in vocabulary.with_prefix("text", prefix) for term, df in terms}
+    ranked = sorted(continuing.items(), key=lambda item: (-item[1], item[0]))
+    ranked += sorted(
+        ((t, df) for t, df in single.items() if t not in continuing),
+        key=lambda item: (-item[1], item[0]),
+    )
+    capital = last.text[:1].isupper()
+    return [head + (word[:1].upper() + word[1:] if capital else word) for word, _ in ranked[:limit]]

@@ -136,3 +136,42 @@ def test_article_page_marks_paragraph(client):
     html = client.get(f"/articles/{SEED_ID}?p=2&q=lang+son").get_data(as_text=True)
     assert 'id="p2" class="caption marked"' in html
     assert client.get("/articles/nope").status_code == 404
+
+
+def test_new_articles_are_searchable_without_restart(fresh_index, tmp_path):
+    from indexer.store import update_index
+
+    client = create_app({"INDEX_DIR": str(fresh_index), "WARM_UP": False}).test_client()
+    assert client.get("/api/search?q=%22kỳ+lân+xanh%22").get_json()["total"] == 0
+    new = tmp_path / "new.jsonl"
+    new.write_text(
+        '{"id": "fresh", "title": "Mới", "body": "Kỳ lân xanh xuất hiện."}\n', encoding="utf-8"
+    )
+    update_index(fresh_index, [new])
+    import time
+
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        data = client.get("/api/search?q=%22kỳ+lân+xanh%22").get_json()
+        if data["total"]:
+            break
+        time.sleep(0.1)
+    assert data["results"][0]["article_id"] == "fresh"
+
+
+def test_page_offers_the_correction_and_filters(client):
+    html = client.get("/", query_string={"q": "Lạng Sưn"}).get_data(as_text=True)
+    assert "Có phải bạn muốn tìm" in html and ">Lạng Sơn</a>" in html
+    assert '<select name="category">' in html and "Đời sống" in html
+    filtered = client.get("/", query_string={"q": "duong", "source": "other.vn"}).get_data(
+        as_text=True
+    )
+    assert '<option value="other.vn" selected>' in filtered
+    assert "vnexpress.net" not in filtered.split('<ol class="results"')[1]
+
+
+def test_paging_links_keep_filters(client):
+    params = {"q": "và", "source": "vnexpress.net"}
+    html = client.get("/", query_string=params).get_data(as_text=True)
+    next_link = html.split('rel="next" href="')[1].split('"')[0]
+    assert "source=vnexpress.net" in next_link and "page=2" in next_link

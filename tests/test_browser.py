@@ -142,3 +142,26 @@ def test_long_query_gets_a_json_error_not_gunicorns_page(server):
     with caught.value as response:
         assert response.code == 400
         assert response.headers["Content-Type"].startswith("application/json")
+
+
+def test_suggest_as_you_type(server, page):
+    page.goto(server + "/")
+    page.locator("#q").press_sequentially("lang s", delay=30)
+    # Earlier keystrokes fill the list too; wait for the answer to the whole prefix.
+    options = page.locator("#completions option")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if options.count() and options.first.get_attribute("value").startswith("lang "):
+            break
+        time.sleep(0.1)
+    assert options.first.get_attribute("value") == "lang sơn"
+
+
+def test_phone_layout_screenshot(server, browser, tmp_path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    phone = context.new_page()
+    phone.goto(server + "/?q=lang+son")
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # no sideways scrolling on a phone
+    phone.screenshot(path=str(tmp_path / "phone.png"))
+    context.close()

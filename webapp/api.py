@@ -1,10 +1,10 @@
-"""The JSON API: /api/search, /api/articles/<id>, /api/health."""
+"""The JSON API: /api/search, /api/suggest, /api/articles/<id>, /api/health, OpenAPI."""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from webapp import params, service
+from webapp import openapi, params, service
 from webapp.errors import json_error
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -27,6 +27,18 @@ def article(article_id: str):
     if found is None:
         return json_error(404, "not_found", f"no article {article_id!r} in the index")
     return jsonify(found.to_dict())
+
+
+@bp.get("/suggest")
+def suggest():
+    """Completions for the search box: the query with its last word finished."""
+    q = request.args.get("q", "")
+    return jsonify({"query": q, "suggestions": service(current_app).complete(q, limit=10)})
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(openapi.document())
 
 
 @bp.get("/health")

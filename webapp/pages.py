@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, request
 
 from indexer.search import BadRequest
+from indexer.store import IndexUnavailable
 from webapp import params, service
 
 bp = Blueprint("pages", __name__)
@@ -25,7 +26,15 @@ def home():
             )
         except BadRequest as exc:
             error = str(exc)
-    return render_template("search.html", q=q, results=results, error=error, filters=filters)
+    facets = {}
+    try:
+        facets = {name: service(current_app).facet_values(name) for name in ("category", "source")}
+    except IndexUnavailable:
+        if not q:
+            raise
+    return render_template(
+        "search.html", q=q, results=results, error=error, filters=filters, facets=facets
+    )
 
 
 @bp.get("/articles/<path:article_id>")

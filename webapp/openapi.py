@@ -1,0 +1,232 @@
+"""The OpenAPI 3.1 description of the JSON API, served at /api/openapi.json.
+
+Tests check real responses against these schemas, so the document stays true.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NULLABLE_STRING = {"type": ["string", "null"]}
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "additionalProperties": False,
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "additionalProperties": False,
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+HIT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "id",
+        "article_id",
+        "paragraph",
+        "kind",
+        "title",
+        "text",
+        "highlight",
+        "score",
+        "date",
+        "category",
+        "source",
+        "url",
+    ],
+    "properties": {
+        "id": {"type": "string", "description": "<article_id>#<paragraph>"},
+        "article_id": {"type": "string"},
+        "paragraph": {"type": "integer", "minimum": 0},
+        "kind": {"type": "string", "enum": ["body", "caption", "title"]},
+        "title": {"type": "string"},
+        "text": {"type": "string"},
+        "highlight": {"type": "string", "description": "HTML-escaped text, matches in <mark>"},
+        "score": {"type": "number"},
+        "date": NULLABLE_STRING,
+        "category": NULLABLE_STRING,
+        "source": NULLABLE_STRING,
+        "url": NULLABLE_STRING,
+    },
+}
+
+PAGE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["query", "total", "page", "per_page", "took_ms", "results", "suggestion"],
+    "properties": {
+        "query": {"type": "string"},
+        "total": {"type": "integer", "minimum": 0},
+        "page": {"type": "integer", "minimum": 1},
+        "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+        "took_ms": {"type": "number"},
+        "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+        "suggestion": NULLABLE_STRING,
+    },
+}
+
+ARTICLE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "title", "paragraphs", "date", "category", "source", "url", "author"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "paragraphs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["paragraph", "kind", "text"],
+                "properties": {
+                    "paragraph": {"type": "integer"},
+                    "kind": {"type": "string"},
+                    "text": {"type": "string"},
+                },
+            },
+        },
+        "date": NULLABLE_STRING,
+        "category": NULLABLE_STRING,
+        "source": NULLABLE_STRING,
+        "url": NULLABLE_STRING,
+        "author": NULLABLE_STRING,
+    },
+}
+
+SUGGESTIONS = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["query", "suggestions"],
+    "properties": {
+        "query": {"type": "string"},
+        "suggestions": {"type": "array", "maxItems": 10, "items": {"type": "string"}},
+    },
+}
+
+HEALTH = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["status", "documents"],
+    "properties": {"status": {"const": "ok"}, "documents": {"type": "integer", "minimum": 0}},
+}
+
+
+def _param(name: str, schema: dict, description: str, required: bool = False) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _json(ref: str, description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+def _errors(*statuses: int) -> dict:
+    return {str(s): _json("Error", "an error, always JSON") for s in statuses}
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document."""
+    date = {"type": "string", "format": "date"}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "vnsearch",
+            "version": "0.1.0",
+            "description": "Vietnamese full-text passage search over news articles.",
+        },
+        "paths": {
+            "/api/search": {
+                "get": {
+                    "summary": "Ranked, highlighted passages for a query",
+                    "parameters": [
+                        _param(
+                            "q",
+                            {"type": "string", "minLength": 1, "maxLength": 1000},
+                            'the query: words, "phrases", -exclusions, title:word',
+                            True,
+                        ),
+                        _param("page", {"type": "integer", "minimum": 1, "default": 1}, "page"),
+                        _param(
+                            "per_page",
+                            {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                            "results per page",
+                        ),
+                        _param("category", {"type": "string"}, "only this category"),
+                        _param("source", {"type": "string"}, "only this source"),
+                        _param("date_from", date, "only articles dated on or after"),
+                        _param("date_to", date, "only articles dated on or before"),
+                    ],
+                    "responses": {
+                        "200": _json("Page", "one page of results"),
+                        **_errors(400, 405, 503),
+                    },
+                }
+            },
+            "/api/suggest": {
+                "get": {
+                    "summary": "Completions of the last word of a query",
+                    "parameters": [
+                        _param(
+                            "q", {"type": "string", "maxLength": 1000}, "what is typed so far", True
+                        )
+                    ],
+                    "responses": {
+                        "200": _json("Suggestions", "up to 10 completions"),
+                        **_errors(400, 405, 503),
+                    },
+                }
+            },
+            "/api/articles/{article_id}": {
+                "get": {
+                    "summary": "A whole article with its paragraphs",
+                    "parameters": [
+                        {
+                            "name": "article_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {"200": _json("Article", "the article"), **_errors(404, 405, 503)},
+                }
+            },
+            "/api/health": {
+                "get": {
+                    "summary": "Whether the index can be searched",
+                    "responses": {"200": _json("Health", "the index is usable"), **_errors(503)},
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {
+                        "200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Hit": HIT,
+                "Page": PAGE,
+                "Article": ARTICLE,
+                "Suggestions": SUGGESTIONS,
+                "Health": HEALTH,
+                "Error": ERROR,
+            }
+        },
+    }
