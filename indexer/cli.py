@@ -80,12 +80,24 @@ class _Progress:
     show_default=True,
     help="Seconds to wait for another indexer to finish.",
 )
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Delete indexed articles not found under PATHS (skipped if any input fails).",
+)
+@click.option(
+    "--batch-passages",
+    type=click.IntRange(1),
+    default=store.BATCH_PASSAGES,
+    show_default=True,
+    help="Commit after this many passages: a crash loses at most one batch.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary and errors.")
-def index(paths, index_dir, workers, wait, quiet) -> None:
+def index(paths, index_dir, workers, wait, prune, batch_passages, quiet) -> None:
     """Add new and changed articles under PATHS to the index.
 
     PATHS are plain-text articles (.txt), JSON Lines files (.jsonl, .jsonl.gz) or
-    directories of them. Unchanged articles are skipped.
+    directories of them. Unchanged articles are skipped; changed ones are replaced.
 
     Example: vnsearch index samples/
     """
@@ -98,6 +110,8 @@ def index(paths, index_dir, workers, wait, quiet) -> None:
             workers=workers or os.cpu_count() or 1,
             wait=wait,
             on_article=progress,
+            batch_passages=batch_passages,
+            prune=prune,
         )
     except store.IndexBusy as exc:
         raise click.ClickException(str(exc)) from None

@@ -177,13 +177,16 @@ def update_index(
     wait: float = 0.0,
     on_article: Callable[[Article | ReadError], None] | None = None,
     batch_passages: int = BATCH_PASSAGES,
+    prune: bool = False,
 ) -> Summary:
     """Bring the index up to date with the articles under ``paths``.
 
     Unchanged articles (same content hash) are skipped; a changed article's passages are
     all replaced. ``on_article`` is called once per article read, for progress reports.
     """
-    return index_articles(index_dir, read_paths(paths), workers, wait, on_article, batch_passages)
+    return index_articles(
+        index_dir, read_paths(paths), workers, wait, on_article, batch_passages, prune
+    )
 
 
 def index_articles(
@@ -193,8 +196,13 @@ def index_articles(
     wait: float = 0.0,
     on_article: Callable[[Article | ReadError], None] | None = None,
     batch_passages: int = BATCH_PASSAGES,
+    prune: bool = False,
 ) -> Summary:
-    """``update_index`` over articles already read (or read errors to report)."""
+    """``update_index`` over articles already read (or read errors to report).
+
+    ``prune`` deletes indexed articles that were not among ``items``, unless some input
+    could not be read (its articles would look gone and be lost).
+    """
     started = time.monotonic()
     summary = Summary()
     ix = create_or_open(index_dir)
@@ -246,6 +254,13 @@ def index_articles(
             if pending >= batch_passages:
                 writer.commit()
                 writer, pending = None, 0
+        gone = sorted(set(known) - seen) if prune and not summary.errors else []
+        if gone:
+            if writer is None:
+                writer = _open_writer(ix, wait)
+            for article_id in gone:
+                writer.delete_by_term("article_id", article_id)
+            summary.deleted = len(gone)
         if writer is not None:
             writer.commit()
             writer = None
