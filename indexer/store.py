@@ -19,6 +19,7 @@ from whoosh import index as whoosh_index
 from whoosh.index import FileIndex, LockError
 from whoosh.writing import SegmentWriter
 
+from indexer import whoosh_speedups  # noqa: F401  (patches Whoosh on import)
 from indexer.analysis import analyse_passage, analyse_syllables
 from indexer.articles import Article, ReadError, read_paths
 from indexer.schema import FILTER_FIELDS, SCHEMA_VERSION, build_schema
