@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.articles import Article, Paragraph
-from indexer.search import SearchService
+from indexer.search import BadRequest, SearchService
 from indexer.segment import SYLLABLE_RE
 from indexer.store import index_articles
 from indexer.text import new_tone_style, nfc, old_tone_style
@@ -137,8 +137,12 @@ def evaluate_product(
             transform = VARIANTS[name]
             row = Scores()
             for query_id in query_ids:
-                page = service.search(transform(data.queries[query_id])[:1000], per_page=K)
-                row.add([hit.article_id for hit in page.results], data.qrels[query_id])
+                try:
+                    page = service.search(transform(data.queries[query_id])[:1000], per_page=K)
+                    ranking = [hit.article_id for hit in page.results]
+                except BadRequest:  # an empty question in the data set: a miss
+                    ranking = []
+                row.add(ranking, data.qrels[query_id])
             scores[name] = row
         service.close()
     return scores

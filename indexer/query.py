@@ -217,7 +217,10 @@ class QueryPlanner:
             n = len(form)
             if tuple(folded[i : i + n]) != form:
                 continue
-            if n == 1 and _SYLLABLE_LIKE.match(form[0]) and not raw[i].isupper():
+            typed = raw[i]
+            # "VAT" is an abbreviation; "vat", and "VẬT" in a query in capitals, are not.
+            word_like = n == 1 and _SYLLABLE_LIKE.match(form[0])
+            if word_like and (not typed.isupper() or has_diacritics(typed)):
                 continue
             others = [self.sequence(" ".join(o), boost=ABBREVIATION) for o in group if o != form]
             return n, [o for o in others if o is not None]

@@ -66,3 +66,13 @@ def test_search_without_index_is_a_clear_error(tmp_path):
 def test_empty_query_is_a_clear_error(tmp_path, index_dir):
     result = CliRunner().invoke(main, ["search", "  ", "--index-dir", str(index_dir)])
     assert result.exit_code == 1 and "empty" in result.output
+
+
+def test_command_line_and_api_rank_alike(index_dir, client):
+    for query in ("quốc phòng", "lang son", "UBND tỉnh"):
+        printed = CliRunner().invoke(
+            main, ["search", query, "--json", "-n", "20", "--index-dir", str(index_dir)]
+        )
+        api = client.get("/api/search", query_string={"q": query, "per_page": 20}).get_json()
+        cli_ids = [r["id"] for r in json.loads(printed.output)["results"]]
+        assert cli_ids == [r["id"] for r in api["results"]]
