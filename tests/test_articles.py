@@ -102,3 +102,10 @@ def test_content_hash_changes_with_content():
     b = parse_text_article("x", "Tiêu đề\n\nMột!")
     assert a.content_hash() == parse_text_article("x", "Tiêu đề\n\nMột.").content_hash()
     assert a.content_hash() != b.content_hash()
+
+
+def test_legacy_windows_1258_is_reported_not_indexed_as_mojibake(tmp_path):
+    (tmp_path / "legacy.txt").write_bytes("Tiêu đề\n\nHà Nội mùa thu.".encode("cp1258"))
+    [error] = list(read_paths([tmp_path]))
+    assert isinstance(error, ReadError)
+    assert "UTF-8" in error.message
