@@ -165,3 +165,17 @@ def test_phone_layout_screenshot(server, browser, tmp_path):
     assert width <= 390  # no sideways scrolling on a phone
     phone.screenshot(path=str(tmp_path / "phone.png"))
     context.close()
+
+
+@pytest.mark.parametrize(("letters", "status"), [(1000, 200), (1001, 400), (3000, 414)])
+def test_long_vietnamese_queries_get_json_through_gunicorn(server, letters, status):
+    # 1,000 "ạ" are 9,000 bytes percent-encoded: past gunicorn's own request-line cap.
+    url = f"{server}/api/search?q=" + urllib.request.quote("ạ" * letters)
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            code, content_type = response.status, response.headers["Content-Type"]
+    except urllib.error.HTTPError as error:
+        with error:
+            code, content_type = error.code, error.headers["Content-Type"]
+    assert code == status
+    assert content_type.startswith("application/json")

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, abort, request
 
 from indexer.abbreviations import load as load_abbreviations
 from indexer.search import SearchService
 from indexer.store import index_dir_from_env
+
+MAX_REQUEST_BYTES = 16_384  # the longest allowed query, fully percent-encoded, fits
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -43,6 +45,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+
+    @app.before_request
+    def limit_request_line():
+        # The server lets long request lines through (see `vnsearch serve`); cut them here.
+        if len(request.query_string) + len(request.path) > MAX_REQUEST_BYTES:
+            abort(414, description=f"the request is longer than {MAX_REQUEST_BYTES} bytes")
 
     @app.after_request
     def security_headers(response):

@@ -172,7 +172,7 @@ def document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json("Page", "one page of results"),
-                        **_errors(400, 405, 503),
+                        **_errors(400, 405, 414, 503),
                     },
                 }
             },
@@ -186,7 +186,7 @@ def document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json("Suggestions", "up to 10 completions"),
-                        **_errors(400, 405, 503),
+                        **_errors(400, 405, 414, 503),
                     },
                 }
             },
