@@ -21,6 +21,14 @@ index_dir_option = click.option(
     help="Index directory [default: $VNSEARCH_INDEX_DIR or ./index_data].",
 )
 
+wait_option = click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another indexer to finish.",
+)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vnsearch")
@@ -73,13 +81,7 @@ class _Progress:
     default=None,
     help="Segmentation processes [default: number of cores].",
 )
-@click.option(
-    "--wait",
-    type=click.FloatRange(0),
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another indexer to finish.",
-)
+@wait_option
 @click.option(
     "--prune",
     is_flag=True,
@@ -127,13 +129,7 @@ def index(paths, index_dir, workers, wait, prune, batch_passages, quiet) -> None
 @main.command()
 @click.argument("article_ids", nargs=-1, required=True)
 @index_dir_option
-@click.option(
-    "--wait",
-    type=click.FloatRange(0),
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another indexer to finish.",
-)
+@wait_option
 def delete(article_ids, index_dir, wait) -> None:
     """Remove articles (all their passages) from the index.
 
