@@ -308,7 +308,7 @@ def stats(index_dir: str | os.PathLike) -> Stats:
     ix = open_index(index_dir)
     with ix.searcher() as searcher:
         passages = searcher.doc_count()
-        segments = len(ix._segments())
+        segments = len(searcher.reader().leaf_readers())
     articles = len(indexed_hashes(ix))
     size = sum(f.stat().st_size for f in Path(index_dir).iterdir() if f.is_file())
     return Stats(str(index_dir), articles, passages, segments, size)
