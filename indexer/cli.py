@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from indexer import store
+from indexer.abbreviations import load as load_abbreviations
 from indexer.articles import ReadError
 from indexer.search import BadRequest, Filters, SearchService, SearchTimeout
 
@@ -151,13 +152,23 @@ def delete(article_ids, index_dir, wait) -> None:
 @click.option("--source", help="Only passages from this source.")
 @click.option("--date-from", help="Only articles dated on or after (YYYY-MM-DD).")
 @click.option("--date-to", help="Only articles dated on or before (YYYY-MM-DD).")
+@click.option(
+    "--abbreviations",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="VNSEARCH_ABBREVIATIONS",
+    help="Your abbreviation file, added to the shipped one [env: VNSEARCH_ABBREVIATIONS].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON the web API returns.")
-def search(query, index_dir, limit, page, category, source, date_from, date_to, as_json):
+def search(
+    query, index_dir, limit, page, category, source, date_from, date_to, abbreviations, as_json
+):
     """Search passages and print them ranked, matches highlighted.
 
     Example: vnsearch search "quốc phòng"
     """
-    service = SearchService(store.index_dir_from_env(index_dir))
+    service = SearchService(
+        store.index_dir_from_env(index_dir), abbreviations=load_abbreviations(abbreviations)
+    )
     filters = Filters(category, source, date_from, date_to)
     try:
         result = service.search(query, page=page, per_page=limit, filters=filters)

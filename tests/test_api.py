@@ -175,3 +175,11 @@ def test_paging_links_keep_filters(client):
     html = client.get("/", query_string=params).get_data(as_text=True)
     next_link = html.split('rel="next" href="')[1].split('"')[0]
     assert "source=vnexpress.net" in next_link and "page=2" in next_link
+
+
+def test_app_takes_a_users_abbreviation_file(index_dir, tmp_path):
+    mine = tmp_path / "mine.txt"
+    mine.write_text("XYZQ | Mẫu Sơn\n", encoding="utf-8")
+    app = create_app({"INDEX_DIR": str(index_dir), "ABBREVIATIONS": str(mine), "WARM_UP": False})
+    data = app.test_client().get("/api/search?q=XYZQ").get_json()
+    assert data["results"][0]["article_id"] == "nfd-article"

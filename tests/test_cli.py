@@ -76,3 +76,16 @@ def test_command_line_and_api_rank_alike(index_dir, client):
         api = client.get("/api/search", query_string={"q": query, "per_page": 20}).get_json()
         cli_ids = [r["id"] for r in json.loads(printed.output)["results"]]
         assert cli_ids == [r["id"] for r in api["results"]]
+
+
+def test_users_abbreviations_extend_and_override(tmp_path, index_dir, monkeypatch):
+    mine = tmp_path / "mine.txt"
+    mine.write_text("# our newsroom's own\nXYZQ | Mẫu Sơn\n", encoding="utf-8")
+    args = ["search", "XYZQ", "--json", "--index-dir", str(index_dir)]
+    without = json.loads(CliRunner().invoke(main, args).output)
+    assert without["total"] == 0
+    with_file = json.loads(CliRunner().invoke(main, [*args, "--abbreviations", str(mine)]).output)
+    assert with_file["results"][0]["article_id"] == "nfd-article"
+    monkeypatch.setenv("VNSEARCH_ABBREVIATIONS", str(mine))
+    from_env = json.loads(CliRunner().invoke(main, args).output)
+    assert from_env["results"][0]["article_id"] == "nfd-article"
