@@ -39,7 +39,7 @@ COMMON_SHARE = 0.1  # in long OR queries, syllables in more passages than this a
 PRUNE_MIN_CLAUSES = 4
 
 # Question words carry no topic; dropped from a query that has other words.
-_QUESTION_WORDS = "gì nào đâu ai sao bao nhiêu mấy thế nào như thế tại vì không chưa hả à ạ"
+_QUESTION_WORDS = "gì nào đâu ai mấy"
 QUESTION_WORDS = frozenset(fold(w) for w in _QUESTION_WORDS.split())
 
 _TOKEN_RE = re.compile(
@@ -98,6 +98,7 @@ class Plan:
     folded: set[str] = field(default_factory=set)  # folded syllables to highlight
     pairs: list[tuple[str, str]] = field(default_factory=list)  # adjacent, folded
     terms: list[str] = field(default_factory=list)  # folded plain-word syllables
+    weights: dict[str, float] = field(default_factory=dict)  # folded syllable -> IDF
 
     @property
     def is_empty(self) -> bool:
@@ -329,4 +330,8 @@ class QueryPlanner:
                     plan.folded.add(fold(s.text))
         plan.terms = folded
         plan.pairs = list(itertools.pairwise(folded))
+        for key in folded:
+            found = self.vocabulary.variants("text", key)
+            df = sum(n for _, n in found)
+            plan.weights[key] = self._idf(df) if df else 0.0
         return plan

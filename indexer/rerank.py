@@ -15,7 +15,7 @@ from indexer.text import canonical, fold
 
 DEPTH = 100  # candidates re-scored; deeper results keep their BM25 order
 PAIR = 1.0  # weight of the share of the query's adjacent pairs found adjacent
-TITLE = 0.2  # weight of the share of the query's syllables found in the title
+TITLE = 0.5  # weight of the share of the query's syllables found in the title
 
 
 @lru_cache(maxsize=200_000)
@@ -27,24 +27,34 @@ def folded_syllables(text: str) -> list[str]:
     return [_folded(m.group()) for m in SYLLABLE_RE.finditer(text)]
 
 
-def proximity(text: str, pairs: list[tuple[str, str]]) -> float:
-    """Share of the query's adjacent syllable pairs that stand adjacent in ``text``."""
-    if not pairs:
+def proximity(text: str, pairs: list[tuple[str, str]], weights: dict[str, float]) -> float:
+    """Share of the query's adjacent syllable pairs that stand adjacent in ``text``, each
+    pair weighted by its rarer syllable's IDF ("người ta" counts less than "lạng sơn")."""
+    total = sum(min(weights.get(a, 0.0), weights.get(b, 0.0)) for a, b in pairs)
+    if not total:
         return 0.0
     syls = folded_syllables(text)
     present = set(itertools.pairwise(syls))
-    return sum(pair in present for pair in pairs) / len(pairs)
+    found = sum(
+        min(weights.get(a, 0.0), weights.get(b, 0.0)) for a, b in pairs if (a, b) in present
+    )
+    return found / total
 
 
-def title_overlap(title: str, terms: list[str]) -> float:
-    """Share of the query's distinct syllables that occur in the title."""
+def title_overlap(title: str, terms: list[str], weights: dict[str, float]) -> float:
+    """IDF-weighted share of the query's distinct syllables that occur in the title."""
     wanted = set(terms)
-    if not wanted or not title:
+    total = sum(weights.get(t, 0.0) for t in wanted)
+    if not total or not title:
         return 0.0
-    return len(wanted.intersection(folded_syllables(title))) / len(wanted)
+    return sum(weights.get(t, 0.0) for t in wanted.intersection(folded_syllables(title))) / total
 
 
 def final_score(bm25: float, best: float, text: str, title: str, plan) -> float:
     """BM25 scaled to the best candidate, plus the proximity and title bonuses."""
     base = bm25 / best if best > 0 else 0.0
-    return base + PAIR * proximity(text, plan.pairs) + TITLE * title_overlap(title, plan.terms)
+    return (
+        base
+        + PAIR * proximity(text, plan.pairs, plan.weights)
+        + TITLE * title_overlap(title, plan.terms, plan.weights)
+    )
