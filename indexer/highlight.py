@@ -7,18 +7,25 @@ outside the marks is HTML-escaped: ``<mark>`` is the only markup that can come o
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 
 from indexer.segment import syllables
 from indexer.text import canonical, fold
 
 
+@lru_cache(maxsize=200_000)
+def _forms(syllable: str) -> tuple[str, str]:
+    form = canonical(syllable)
+    return form, fold(form)
+
+
 def match_spans(text: str, exact: set[str], folded: set[str]) -> list[tuple[int, int]]:
     """(start, end) of each syllable of ``text`` matching the query, runs merged."""
     spans: list[tuple[int, int]] = []
     for syl in syllables(text):
-        form = canonical(syl.text)
-        if form in exact or fold(form) in folded:
+        form, folded_form = _forms(syl.text)
+        if form in exact or folded_form in folded:
             if spans and text[spans[-1][1] : syl.start].isspace():
                 spans[-1] = (spans[-1][0], syl.end)  # "Lạng Sơn" is one mark, not two
             else:

@@ -236,7 +236,7 @@ class QueryPlanner:
                     word = "_".join(canonical(s) for s in raw[i : i + n])
                     if self.doc_frequency("word", word):
                         out.append(wq.Term("word", word, boost=WORD))
-                else:
+                elif WORD_PLAIN:
                     key = "_".join(folded[i : i + n])
                     terms, _ = self._variants("word", key, "", WORD_PLAIN)
                     out.extend(terms)

@@ -8,23 +8,18 @@ is the better answer; both are cheap to check on the stored text of a hundred ca
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache
 
 from indexer.segment import SYLLABLE_RE
-from indexer.text import canonical, fold
+from indexer.text import fold
 
 DEPTH = 100  # candidates re-scored; deeper results keep their BM25 order
 PAIR = 1.0  # weight of the share of the query's adjacent pairs found adjacent
 TITLE = 0.5  # weight of the share of the query's syllables found in the title
 
 
-@lru_cache(maxsize=200_000)
-def _folded(syllable: str) -> str:
-    return fold(canonical(syllable))
-
-
 def folded_syllables(text: str) -> list[str]:
-    return [_folded(m.group()) for m in SYLLABLE_RE.finditer(text)]
+    # Folding the whole text at once: the marks go, the syllables stay where they were.
+    return SYLLABLE_RE.findall(fold(text))
 
 
 def proximity(text: str, pairs: list[tuple[str, str]], weights: dict[str, float]) -> float:

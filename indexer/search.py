@@ -8,15 +8,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from whoosh import collectors, scoring
 from whoosh import query as wq
+from whoosh import scoring
 from whoosh.searching import Searcher
 
 from indexer import query as queries
-from indexer import rerank, suggest
+from indexer import rerank, scorer, suggest
 from indexer.abbreviations import Abbreviations
 from indexer.abbreviations import load as load_abbreviations
 from indexer.highlight import highlight
+from indexer.postings import PostingsCache
 from indexer.schema import FILTER_FIELDS
 from indexer.store import IndexUnavailable, open_index
 from indexer.text import fold, nfc
@@ -133,6 +134,7 @@ class SearchService:
     _checked: float = field(default=0.0, init=False, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
     _vocabulary: VocabularyCache = field(default_factory=VocabularyCache, init=False, repr=False)
+    _postings: PostingsCache = field(default_factory=PostingsCache, init=False, repr=False)
 
     def searcher(self) -> Searcher:
         """The current searcher; reopened when another process has committed."""
@@ -194,7 +196,7 @@ class SearchService:
                 results = self._run(searcher, plan.strict, filter_query, limit)
                 if not results.top_n and plan.strict is not plan.loose:
                     results = self._run(searcher, plan.loose, filter_query, limit)
-                total = len(results)
+                total = results.total
                 ranked = self._rerank(searcher, results.top_n, plan)
                 for score, docnum, fields in ranked[first : first + per_page]:
                     fields = fields or searcher.stored_fields(docnum)
@@ -230,24 +232,15 @@ class SearchService:
         ]
         return rescored + tail
 
-    def _run(self, searcher: Searcher, query, filter_query, limit: int):
-        # No block-quality skipping: in Whoosh 2.7.4 it never returns on some OR queries;
-        # scoring every match is slower but always ends.
-        top = collectors.TopCollector(limit=limit, usequality=False)
-        # Nor let it rebuild the matcher tree as the heap fills: with hundreds of terms
-        # (a question typed without accents) the rebuilds cost seconds.
-        top.replace = 0
-        main_thread = threading.current_thread() is threading.main_thread()
-        timed = collectors.TimeLimitCollector(top, self.time_limit, use_alarm=main_thread)
-        # The filter must wrap the time limit: Whoosh filters in the outer collector's loop.
-        outer = collectors.FilterCollector(timed, filter_query) if filter_query else timed
+    def _run(self, searcher: Searcher, query, filter_query, limit: int) -> scorer.Scored:
         try:
-            searcher.search_with_collector(query, outer)
-        except collectors.TimeLimit:
+            return scorer.search(
+                searcher, query, WEIGHTING, self._postings, limit, filter_query, self.time_limit
+            )
+        except scorer.TimeLimit:
             raise SearchTimeout(
                 f"the search took longer than {self.time_limit:g} s; use fewer or rarer words"
             ) from None
-        return outer.results()
 
     @staticmethod
     def _hit(fields: dict, score: float, exact: set[str], folded: set[str]) -> Hit:

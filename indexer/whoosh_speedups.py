@@ -17,7 +17,9 @@ from whoosh.util.numeric import byte_to_length
 _original_doc_field_length = whoosh3.W3PerDocReader.doc_field_length
 
 
-def _lengths(reader, fieldname: str):
+def field_lengths(reader, fieldname: str) -> array | None:
+    """A segment's length column for ``fieldname``, decoded (``reader``: its per-document
+    reader)."""
     cache = reader.__dict__.setdefault("_vnsearch_lengths", {})
     lengths = cache.get(fieldname)
     if lengths is None:
@@ -33,7 +35,7 @@ def _lengths(reader, fieldname: str):
 def doc_field_length(self, docnum, fieldname, default=0):
     if docnum > self._doccount:
         raise IndexError(f"Asked for docnum {docnum!r} of {self._doccount}")
-    lengths = _lengths(self, fieldname)
+    lengths = field_lengths(self, fieldname)
     if lengths is None:
         return default
     if docnum >= len(lengths):

@@ -1,0 +1,173 @@
+"""Whoosh posting lists and field lengths as numpy arrays, read once per segment and kept.
+
+Whoosh's matchers walk postings one document at a time in Python, about 10 µs each: a
+question over a large index touches hundreds of thousands of postings. Reading a posting
+list block by block into arrays costs a fraction of that, and since a segment never
+changes once written, the arrays stay valid for the segment's life and are cached
+(bounded by size, least recently used first). Deletions are not part of a segment's
+postings: they are read per reader and applied by the caller.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import zlib
+from collections import OrderedDict
+from pickle import loads
+
+import numpy as np
+from whoosh.codec import whoosh3
+from whoosh.matching import ListMatcher
+
+from indexer.whoosh_speedups import field_lengths
+
+POSITION_BITS = 24  # a passage has far fewer syllables than 2**24
+CACHE_BYTES = int(os.environ.get("VNSEARCH_POSTINGS_CACHE_MB", "256")) * 1_000_000
+
+_EMPTY_IDS = np.zeros(0, dtype=np.int32)
+_EMPTY_WEIGHTS = np.zeros(0, dtype=np.float64)
+
+
+def segment_key(reader) -> str:
+    """A name for the segment behind ``reader`` that outlives the reader."""
+    segment = reader.segment() if hasattr(reader, "segment") else None
+    return segment.segment_id() if segment is not None else f"reader-{id(reader)}"
+
+
+def _read_leaf(m: whoosh3.W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
+    """Every block of an on-disk posting list, decoded without visiting each posting."""
+    id_parts, weight_parts = [], []
+    postfile = m._postfile
+    while m.is_active():
+        length = m._nextoffset - m._dataoffset
+        data = postfile.get(m._dataoffset, length)
+        if m._compression:
+            data = zlib.decompress(data)
+        ids, weights, _values = loads(data)
+        block = np.fromiter(ids, dtype=np.int64, count=len(ids))
+        if not m._byteids:
+            block = np.cumsum(block)
+        id_parts.append(block)
+        if weights is None:
+            weight_parts.append(np.ones(len(block)))
+        elif isinstance(weights, float):
+            weight_parts.append(np.full(len(block), weights))
+        else:
+            weight_parts.append(np.fromiter(weights, dtype=np.float64, count=len(weights)))
+        m._next_block()
+    if not id_parts:
+        return _EMPTY_IDS, _EMPTY_WEIGHTS
+    return np.concatenate(id_parts).astype(np.int32), np.concatenate(weight_parts)
+
+
+def _read_any(m) -> tuple[np.ndarray, np.ndarray]:
+    """Postings of a matcher Whoosh built some other way (inlined short lists)."""
+    if isinstance(m, ListMatcher):
+        ids = np.asarray(list(m._ids), dtype=np.int32)
+        weights = m._weights
+        if weights is None:
+            return ids, np.ones(len(ids))
+        return ids, np.asarray(list(weights), dtype=np.float64)
+    ids, weights = [], []
+    while m.is_active():
+        ids.append(m.id())
+        weights.append(m.weight())
+        m.next()
+    return np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float64)
+
+
+class PostingsCache:
+    """(segment, field, term) -> (document numbers, term frequencies), size-bounded LRU."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, str, bytes], tuple[np.ndarray, np.ndarray]] = (
+            OrderedDict()
+        )
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def postings(self, reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted segment-local document numbers and weights (deleted documents included)."""
+        key = (segment_key(reader), fieldname, btext)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        if (fieldname, btext) not in reader:
+            found = (_EMPTY_IDS, _EMPTY_WEIGHTS)
+        else:
+            fmt = reader.schema[fieldname].format
+            m = reader._terms.matcher(fieldname, btext, fmt)
+            found = _read_leaf(m) if isinstance(m, whoosh3.W3LeafMatcher) else _read_any(m)
+        size = found[0].nbytes + found[1].nbytes + 100
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = found
+                self._bytes += size
+                while self._bytes > self.max_bytes and len(self._items) > 1:
+                    _, (ids, weights) = self._items.popitem(last=False)
+                    self._bytes -= ids.nbytes + weights.nbytes + 100
+        return found
+
+
+def _decode_positions(value: bytes) -> list[int]:
+    # Whoosh's Positions format: a 4-byte count, then a pickled list of deltas.
+    if not value.endswith(b"."):
+        value += b"."
+    return list(itertools.accumulate(loads(value[4:])))
+
+
+def positions(reader, fieldname: str, btext: bytes, candidates: np.ndarray) -> np.ndarray:
+    """Sorted keys ``document << POSITION_BITS | position`` of every occurrence of a term in
+    the ``candidates`` documents (sorted segment-local numbers)."""
+    keys: list[int] = []
+    if (fieldname, btext) in reader and len(candidates):
+        m = reader._terms.matcher(fieldname, btext, reader.schema[fieldname].format)
+        if isinstance(m, whoosh3.W3LeafMatcher):
+            while m.is_active():
+                if m._maxid >= candidates[0]:
+                    m._read_ids()
+                    block = np.asarray(m._ids, dtype=np.int64)
+                    wanted = np.flatnonzero(np.isin(block, candidates))
+                    if len(wanted):
+                        m._read_values()
+                        for i in wanted:
+                            doc = int(block[i]) << POSITION_BITS
+                            keys.extend(doc | p for p in _decode_positions(m._values[i]))
+                m._next_block()
+        else:
+            wanted = set(candidates.tolist())
+            while m.is_active():
+                if m.id() in wanted:
+                    doc = m.id() << POSITION_BITS
+                    keys.extend(doc | p for p in m.value_as("positions"))
+                m.next()
+    return np.asarray(keys, dtype=np.int64)
+
+
+def lengths(reader, fieldname: str) -> np.ndarray | None:
+    """Each document's length in ``fieldname`` as Whoosh scores it (None: no lengths)."""
+    cache = reader.__dict__.setdefault("_vnsearch_np_lengths", {})
+    if fieldname not in cache:
+        column = field_lengths(reader._perdoc, fieldname)
+        if column is None:
+            cache[fieldname] = None
+        else:
+            found = np.frombuffer(column, dtype=np.uint32)
+            missing = reader.doc_count_all() - len(found)
+            # Documents past the column's end have no terms in the field.
+            cache[fieldname] = np.pad(found, (0, missing)) if missing > 0 else found
+    return cache[fieldname]
+
+
+def deleted(reader) -> np.ndarray:
+    """Sorted numbers of the segment's deleted documents."""
+    cache = reader.__dict__
+    if "_vnsearch_deleted" not in cache:
+        docs = sorted(reader._perdoc.deleted_docs()) if reader.has_deletions() else []
+        cache["_vnsearch_deleted"] = np.asarray(docs, dtype=np.int32)
+    return cache["_vnsearch_deleted"]

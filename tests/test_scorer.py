@@ -1,0 +1,122 @@
+"""The vectorised scorer must rank exactly as Whoosh's own collector does."""
+
+from __future__ import annotations
+
+import pytest
+from whoosh import collectors
+
+from indexer import query, scorer, store
+from indexer.postings import PostingsCache
+from indexer.search import WEIGHTING, Filters, SearchService
+from indexer.text import fold
+
+QUERIES = [
+    "Lạng Sơn",
+    "lang son",
+    "quốc phòng an ninh",
+    "quoc phong an ninh tren dia ban",
+    "Ban chỉ huy quân sự huyện Đình Lập diễn tập phòng thủ",
+    "UBND tỉnh",
+    "ủy ban nhân dân",
+    "TP HCM",
+    '"Lạng Sơn" an ninh',
+    '"lang son" -"Mẫu Sơn"',
+    "title:Thuỷ lợi",
+    'title:"an ninh" biên giới',
+    "thuỷ lợi hoà giải",
+    "đường",
+    "duong",
+    "ngày 12/3/2024 cửa khẩu",
+    "kinh tế xã hội phát triển của tỉnh trong năm nay như thế nào",
+    "du toan 23 03",
+]
+
+
+def whoosh_ranking(searcher, q, filter_query, limit):
+    top = collectors.TopCollector(limit=limit, usequality=False)
+    top.replace = 0  # as the product ran it: no matcher rewriting mid-search
+    outer = collectors.FilterCollector(top, filter_query) if filter_query else top
+    searcher.search_with_collector(q, outer)
+    results = outer.results()
+    return len(results), results.top_n
+
+
+def assert_same(searcher, q, filter_query=None, limit=100):
+    expected_total, expected = whoosh_ranking(searcher, q, filter_query, limit)
+    got = scorer.search(searcher, q, WEIGHTING, PostingsCache(), limit, filter_query)
+    assert got.total == expected_total
+    assert [d for _, d in got.top_n] == [d for _, d in expected]
+    for (a, _), (b, _) in zip(got.top_n, expected, strict=True):
+        assert a == pytest.approx(b, rel=1e-9)
+
+
+def plans(service, searcher):
+    planner = service.planner(searcher)
+    for text in QUERIES:
+        plan = planner.plan(query.parse(text))
+        yield text, plan
+
+
+def test_same_ranking_as_whoosh(service):
+    searcher = service.searcher()
+    checked = 0
+    for _text, plan in plans(service, searcher):
+        for q in (plan.strict, plan.loose):
+            assert_same(searcher, q)
+            checked += 1
+    assert checked == 2 * len(QUERIES)
+
+
+def test_same_ranking_with_filters(service):
+    searcher = service.searcher()
+    filters = [
+        Filters(category="Đời sống"),
+        Filters(source="example.vn", date_from="2024-01-01"),
+        Filters(date_from="2024-02-01", date_to="2024-03-12"),
+    ]
+    for _text, plan in plans(service, searcher):
+        for f in filters:
+            assert_same(searcher, plan.loose, f.query())
+
+
+def test_same_ranking_over_segments_with_deletions(tmp_path, corpus_dir):
+    """Several segments, some documents deleted: offsets and deletions as Whoosh has them."""
+    target = tmp_path / "index"
+    store.update_index(target, [corpus_dir], workers=1, batch_passages=40)
+    ix = store.open_index(target)
+    with ix.searcher() as s:
+        assert len(s.reader().leaf_readers()) > 1
+    store.delete_articles(target, ["committee-full", "duong-road"])
+    service = SearchService(target)
+    searcher = service.searcher()
+    assert searcher.reader().has_deletions()
+    for _text, plan in plans(service, searcher):
+        assert_same(searcher, plan.loose)
+        assert_same(searcher, plan.loose, limit=3)
+    service.close()
+
+
+def test_phrase_needs_adjacent_syllables(service):
+    """A quoted phrase matches only where its syllables stand together, in order."""
+    page = service.search('"sơn lạng"')
+    together = service.search('"lạng sơn"')
+    assert together.total > 0
+    for hit in together.results:
+        assert "lang son" in fold(hit.text)
+    assert page.total < together.total
+
+
+def test_time_limit_is_enforced(service):
+    searcher = service.searcher()
+    plan = service.planner(searcher).plan(query.parse("lang son quoc phong an ninh"))
+    with pytest.raises(scorer.TimeLimit):
+        scorer.search(searcher, plan.loose, WEIGHTING, PostingsCache(), 10, time_limit=1e-9)
+
+
+def test_cache_stays_within_its_budget(service):
+    searcher = service.searcher()
+    cache = PostingsCache(max_bytes=2_000)
+    planner = service.planner(searcher)
+    for text in QUERIES:
+        scorer.search(searcher, planner.plan(query.parse(text)).loose, WEIGHTING, cache, 10)
+        assert cache._bytes <= 2_000 or len(cache._items) == 1
