@@ -1,9 +1,11 @@
 """Opening the index and bringing it up to date with a set of article files.
 
-One Whoosh writer per index: the pipeline reads articles in this process, skips those
-whose content hash is already indexed, segments the rest in worker processes (pyvi is the
-costly part) and writes their passages here, committing in batches so a crash loses at
-most one batch.
+One writer per index, and every core busy: this process reads the articles, skips those
+whose content hash is already indexed and holds the write lock for the whole run; worker
+processes segment the rest with pyvi and each writes a new Whoosh segment of its own.
+After each round of work this process commits the round's segments together with the
+deletion of the articles they replace, so a crash loses at most one round and readers
+never see an article twice or half-replaced.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from whoosh import index as whoosh_index
+from whoosh.codec.base import Segment
 from whoosh.index import FileIndex, LockError
-from whoosh.writing import SegmentWriter
+from whoosh.writing import MERGE_SMALL, NO_MERGE, SegmentWriter
 
 from indexer import whoosh_speedups  # noqa: F401  (patches Whoosh on import)
 from indexer.analysis import analyse_passage, analyse_syllables
@@ -27,7 +31,9 @@ from indexer.text import fold
 
 INDEX_NAME = "passages"
 DEFAULT_INDEX_DIR = "index_data"
-BATCH_PASSAGES = 20_000
+BATCH_PASSAGES = 20_000  # per worker and round; a crash loses at most one round
+WORKER_LIMIT_MB = 128  # Whoosh's in-memory posting pool per worker, spilled beyond
+MAX_SEGMENTS = 32  # more, and a commit merges the small ones
 
 
 class IndexUnavailable(Exception):
@@ -149,13 +155,89 @@ def passage_documents(article: Article, digest: str) -> Iterator[dict]:
         yield doc
 
 
-def _analyse(job: tuple[Article, str]) -> tuple[Article, list[dict]]:
-    article, digest = job
-    return article, list(passage_documents(article, digest))
+def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment | None, list]:
+    """Analyse a share of a round's articles and write them as a new segment of their own.
+
+    Runs in a worker: pyvi and Whoosh's writing, both pure Python, then use every core.
+    The segment stays invisible until the parent lists it in a commit.
+    """
+    index_dir, batch = job
+    ix = whoosh_index.open_dir(index_dir, indexname=INDEX_NAME)
+    writer = SegmentWriter(ix, _lk=False, limitmb=WORKER_LIMIT_MB)
+    counts = []
+    try:
+        for article, digest in batch:
+            documents = list(passage_documents(article, digest))
+            for doc in documents:
+                writer.add_document(**doc)
+            counts.append((article.id, len(documents)))
+        if not writer._added:
+            writer.cancel()
+            return None, counts
+        segment = writer._finalize_segment()
+        writer._finish()
+        return segment, counts
+    except BaseException:
+        writer.cancel()
+        raise
 
 
 def _warm_up() -> None:
     analyse_passage("khởi động")  # load pyvi's model once per worker, not per article
+
+
+@contextmanager
+def _write_lock(ix: FileIndex, wait: float) -> Iterator[None]:
+    """Hold the index's write lock (an flock: freed if this process dies)."""
+    lock = ix.lock("WRITELOCK")
+    deadline = time.monotonic() + wait
+    while not lock.acquire(blocking=False):
+        if time.monotonic() >= deadline:
+            raise IndexBusy(
+                "another indexer is writing to this index; try again later or use --wait"
+            )
+        time.sleep(0.5)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _commit(ix: FileIndex, new_segments: list[Segment], replaced: Iterable[str]) -> None:
+    """Make the round's segments visible, the replaced articles' old passages gone, at once."""
+    writer = SegmentWriter(ix, _lk=False)
+    try:
+        for article_id in replaced:
+            writer.delete_by_term("article_id", article_id)
+        # Merge only when segments pile up: merging rewrites every posting, in this process.
+        many = len(writer.segments) + len(new_segments) > MAX_SEGMENTS
+        final = writer._merge_segments(MERGE_SMALL if many else NO_MERGE, False, True)
+        final = final + new_segments
+        if writer._added:
+            final.append(writer._finalize_segment())
+        else:
+            writer._close_segment()
+        writer._commit_toc(final)
+    except BaseException:
+        writer.cancel()
+        raise
+    writer._finish()
+
+
+def _rounds(jobs: Iterator[tuple[Article, str]], shares: int, batch_passages: int):
+    """Rounds of work: ``shares`` lists of articles with about ``batch_passages`` each."""
+    while True:
+        round_: list[list[tuple[Article, str]]] = [[] for _ in range(shares)]
+        sizes = [0] * shares
+        for job in jobs:
+            i = sizes.index(min(sizes))
+            round_[i].append(job)
+            sizes[i] += max(1, len(job[0].paragraphs))
+            if min(sizes) >= batch_passages:
+                break
+        if not any(round_):
+            return
+        yield [share for share in round_ if share]
 
 
 def _open_writer(ix: FileIndex, wait: float) -> SegmentWriter:
@@ -233,41 +315,30 @@ def index_articles(
     if workers > 1:
         context = multiprocessing.get_context("spawn")
         pool = context.Pool(workers, initializer=_warm_up)
-        analysed = pool.imap(_analyse, jobs(), chunksize=4)
-    else:
-        analysed = map(_analyse, jobs())
-
-    writer = None
-    pending = 0
+    path = str(Path(index_dir))
     try:
-        for article, documents in analysed:
-            if writer is None:
-                writer = _open_writer(ix, wait)
-            if article.id in known:
-                writer.delete_by_term("article_id", article.id)
-                summary.updated += 1
-            else:
-                summary.added += 1
-            for doc in documents:
-                writer.add_document(**doc)
-            pending += len(documents)
-            summary.passages += len(documents)
-            if pending >= batch_passages:
-                writer.commit()
-                writer, pending = None, 0
-        gone = sorted(set(known) - seen) if prune and not summary.errors else []
-        if gone:
-            if writer is None:
-                writer = _open_writer(ix, wait)
-            for article_id in gone:
-                writer.delete_by_term("article_id", article_id)
-            summary.deleted = len(gone)
-        if writer is not None:
-            writer.commit()
-            writer = None
+        with _write_lock(ix, wait):
+            for round_ in _rounds(jobs(), workers, batch_passages):
+                shares = [(path, share) for share in round_]
+                if pool is not None:
+                    results = pool.map(_write_segment, shares, chunksize=1)
+                else:
+                    results = [_write_segment(share) for share in shares]
+                replaced = []
+                for _, counts in results:
+                    for article_id, passages in counts:
+                        if article_id in known:
+                            replaced.append(article_id)
+                            summary.updated += 1
+                        else:
+                            summary.added += 1
+                        summary.passages += passages
+                _commit(ix, [segment for segment, _ in results if segment], replaced)
+            gone = sorted(set(known) - seen) if prune and not summary.errors else []
+            if gone:
+                _commit(ix, [], gone)
+                summary.deleted = len(gone)
     finally:
-        if writer is not None:
-            writer.cancel()  # releases the lock; the last committed state stays
         if pool is not None:
             pool.terminate()
             pool.join()

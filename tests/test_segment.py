@@ -1,4 +1,10 @@
+import json
+
+import pytest
+
+from indexer import segment
 from indexer.segment import pyvi_tokenize, syllables, word_spans
+from tests.conftest import SAMPLES, SHARED_DATA
 
 
 def test_syllable_offsets_point_into_the_text():
@@ -44,3 +50,46 @@ def test_empty_and_punctuation_only_text():
     assert word_spans("") == []
     assert word_spans("... !!!") == []
     assert syllables("— …") == []
+
+
+def pyvi_labels(tokens: list[str]) -> list[str]:
+    """pyvi's own feature extraction and prediction, as ``ViTokenizer.tokenize`` runs them."""
+    tokenizer = segment._pyvi()
+    return list(tokenizer.model.predict([tokenizer.sent2features(tokens, False)])[0])
+
+
+def sample_texts() -> list[str]:
+    lines = (SAMPLES / "vntc_sample.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = []
+    for line in lines[:60]:
+        article = json.loads(line)
+        texts.append(article["title"])
+        texts.extend(p for p in article["body"].split("\n\n") if p.strip())
+    return texts
+
+
+def test_fast_features_give_pyvis_labels_on_sample_articles():
+    checked = 0
+    for text in sample_texts():
+        _, tokens = segment._pyvi().sylabelize(text)
+        if tokens:
+            assert list(segment.labels(tokens)) == pyvi_labels(tokens), text
+            lowered = [t.lower() for t in tokens]
+            assert list(segment.labels(lowered)) == pyvi_labels(lowered), text
+            checked += 1
+    assert checked > 300
+
+
+@pytest.mark.data
+@pytest.mark.skipif(
+    not (SHARED_DATA / "ud_vtb_wordseg").is_dir(), reason="needs ../shared/data/ud_vtb_wordseg"
+)
+def test_fast_features_give_pyvis_labels_on_the_gold_corpus():
+    sentences = []
+    for path in sorted((SHARED_DATA / "ud_vtb_wordseg").glob("*.raw.txt")):
+        sentences.extend(line for line in path.read_text(encoding="utf-8").splitlines() if line)
+    assert len(sentences) > 3000
+    for sentence in sentences:
+        _, tokens = segment._pyvi().sylabelize(sentence)
+        if tokens:
+            assert list(segment.labels(tokens)) == pyvi_labels(tokens), sentence
