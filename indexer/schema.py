@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
+from whoosh.fields import ID, STORED, TEXT, Schema
 
 from indexer.analysis import syllable_analyzer, word_analyzer
 
 # Bumped whenever the analysis or the schema changes in a way that needs a rebuild.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Metadata a user can filter on; each has a "<name>_key" field holding fold(value).
 FILTER_FIELDS = ("category", "source")
@@ -18,8 +18,9 @@ def build_schema() -> Schema:
     return Schema(
         id=ID(stored=True, unique=True),  # "<article_id>#<paragraph>"
         article_id=ID(stored=True),
-        paragraph=NUMERIC(int, stored=True),
-        kind=ID(stored=True),
+        # Shown, never searched: stored only, which saves a dozen postings per passage.
+        paragraph=STORED,
+        kind=STORED,
         text=TEXT(analyzer=syllable_analyzer(), stored=True, phrase=True),
         word=TEXT(analyzer=word_analyzer(), phrase=False),
         title=TEXT(analyzer=syllable_analyzer(), stored=True, phrase=False),

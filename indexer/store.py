@@ -90,8 +90,13 @@ def open_index(index_dir: str | os.PathLike) -> FileIndex:
         raise
     except Exception as exc:  # Whoosh raises many kinds for a damaged directory
         raise IndexUnavailable(f"the index in {path} cannot be opened: {exc}") from exc
-    if "article_hash" not in ix.schema:
-        raise IndexUnavailable(f"the index in {path} is from another version: rebuild it")
+    version = path / "VERSION"
+    found = version.read_text().strip() if version.is_file() else "?"
+    if "article_hash" not in ix.schema or found != str(SCHEMA_VERSION):
+        raise IndexUnavailable(
+            f"the index in {path} was built by another version of vnsearch (schema {found}, "
+            f"this one reads {SCHEMA_VERSION}): delete it and run 'vnsearch index' again"
+        )
     return ix
 
 

@@ -33,12 +33,15 @@ def field_lengths(reader, fieldname: str) -> array | None:
 
 
 def doc_field_length(self, docnum, fieldname, default=0):
-    if docnum > self._doccount:
-        raise IndexError(f"Asked for docnum {docnum!r} of {self._doccount}")
-    lengths = field_lengths(self, fieldname)
-    if lengths is None:
-        return default
-    if docnum >= len(lengths):
+    try:  # the hot path: called for every posting written and scored
+        lengths = self._vnsearch_lengths[fieldname]
+    except (AttributeError, KeyError):
+        lengths = field_lengths(self, fieldname)
+    if lengths is None or docnum >= len(lengths):
+        if docnum > self._doccount:
+            raise IndexError(f"Asked for docnum {docnum!r} of {self._doccount}")
+        if lengths is None:
+            return default
         return _original_doc_field_length(self, docnum, fieldname, default)
     return lengths[docnum] or None  # Whoosh returns None for a zero length byte
 

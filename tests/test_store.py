@@ -90,3 +90,24 @@ def test_stats(fresh_index):
     assert info.articles >= 30
     assert info.passages > info.articles
     assert info.size_bytes > 0
+
+
+def test_index_of_another_schema_version_asks_for_a_rebuild(fresh_index):
+    (fresh_index / "VERSION").write_text("2\n")
+    with pytest.raises(store.IndexUnavailable, match="another version"):
+        store.open_index(fresh_index)
+
+
+def test_parallel_workers_index_the_same_passages(tmp_path, corpus_dir, fresh_index):
+    """Workers writing their own segments, in several rounds, index what one process does."""
+    target = tmp_path / "parallel"
+    summary = store.update_index(target, [corpus_dir], workers=2, batch_passages=30)
+    assert summary.failed == 0
+    single = store.stats(fresh_index)
+    parallel = store.stats(target)
+    assert parallel.segments > 2
+    assert (parallel.articles, parallel.passages) == (single.articles, single.passages)
+    with store.open_index(target).searcher() as a, store.open_index(fresh_index).searcher() as b:
+        assert sorted(d["id"] for d in a.all_stored_fields()) == sorted(
+            d["id"] for d in b.all_stored_fields()
+        )
