@@ -74,7 +74,7 @@ def has_diacritics(text: str) -> bool:
 
 def is_mostly_upper(text: str) -> bool:
     """True for headline-style text in capitals, which pyvi segments badly."""
-    letters = [c for c in text if c.isalpha()]
-    if len(letters) < 4:
+    letters = sum(map(str.isalpha, text))  # map over C methods: no Python loop per letter
+    if letters < 4:
         return False
-    return sum(c.isupper() for c in letters) / len(letters) > 0.7
+    return sum(map(str.isupper, filter(str.isalpha, text))) / letters > 0.7
