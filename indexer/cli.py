@@ -73,6 +73,14 @@ class _Progress:
             self.bar.close()
 
 
+def _write_failed(target, exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return (
+        f"writing the index in {target} failed: {exc.strerror or exc}{where}. "
+        "The index keeps its last committed state; fix the cause and run again."
+    )
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @index_dir_option
@@ -93,7 +101,7 @@ class _Progress:
     type=click.IntRange(1),
     default=store.BATCH_PASSAGES,
     show_default=True,
-    help="Commit after this many passages: a crash loses at most one batch.",
+    help="Commit after about this many passages per worker: a crash loses at most one batch.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary and errors.")
 def index(paths, index_dir, workers, wait, prune, batch_passages, quiet) -> None:
@@ -120,6 +128,8 @@ def index(paths, index_dir, workers, wait, prune, batch_passages, quiet) -> None
         raise click.ClickException(str(exc)) from None
     except store.IndexUnavailable as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # a full disk, a read-only directory, ...
+        raise click.ClickException(_write_failed(target, exc)) from None
     finally:
         progress.close()
     click.echo(summary.line())
@@ -140,6 +150,8 @@ def delete(article_ids, index_dir, wait) -> None:
         found = store.delete_articles(store.index_dir_from_env(index_dir), article_ids, wait)
     except (store.IndexBusy, store.IndexUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(_write_failed(index_dir or "index", exc)) from None
     click.echo(f"deleted {found} of {len(article_ids)} articles")
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,6 +26,8 @@ from indexer.schema import FILTER_FIELDS
 from indexer.store import IndexUnavailable, open_index
 from indexer.text import fold, nfc
 from indexer.vocabulary import VocabularyCache, completions
+
+log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 1000
 MAX_PER_PAGE = 100
@@ -156,11 +162,34 @@ class SearchService:
     def close(self) -> None:
         with self._lock:
             if self._searcher is not None:
-                self._searcher.close()
-                self._searcher = None
+                searcher, self._searcher = self._searcher, None
+                searcher.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Hold the lock; a failure to read the index becomes ``IndexUnavailable`` (503).
+
+        A damaged segment shows up as whatever its decoder raises (EOFError, a file format
+        error, ...) at any read; the searcher is dropped so that the next call reopens the
+        index, and answers again as soon as a good index is in place.
+        """
+        with self._lock:
+            try:
+                yield
+            except (BadRequest, SearchTimeout, IndexUnavailable):
+                raise
+            except Exception as exc:
+                log.exception("reading the index in %s failed", self.index_dir)
+                with contextlib.suppress(Exception):
+                    self.close()
+                raise IndexUnavailable(
+                    f"the index in {self.index_dir} cannot be read ({type(exc).__name__}: "
+                    f"{exc}); rebuild it or restore a copy"
+                ) from exc
 
     def document_count(self) -> int:
-        return self.searcher().doc_count()
+        with self._reading():
+            return self.searcher().doc_count()
 
     def search(
         self,
@@ -187,7 +216,7 @@ class SearchService:
         hits: list[Hit] = []
         total = 0
         suggestion = None
-        with self._lock:
+        with self._reading():
             searcher = self.searcher()
             planner = self.planner(searcher)
             plan = planner.plan(parsed)
@@ -265,13 +294,13 @@ class SearchService:
         text = nfc(text or "")
         if len(text) > MAX_QUERY_CHARS:
             raise BadRequest(f"the query is longer than {MAX_QUERY_CHARS} characters")
-        with self._lock:
+        with self._reading():
             vocabulary = self._vocabulary.for_searcher(self.searcher())
         return completions(vocabulary, text, limit)
 
     def article(self, article_id: str) -> ArticleView | None:
         """The whole article, paragraphs in order, or None when it is not indexed."""
-        with self._lock:
+        with self._reading():
             searcher = self.searcher()
             docs = list(searcher.documents(article_id=article_id))
         if not docs:
@@ -296,7 +325,7 @@ class SearchService:
         """Display values of a filter field (category, source), most frequent first."""
         if name not in FILTER_FIELDS:
             raise BadRequest(f"unknown filter {name!r}")
-        with self._lock:
+        with self._reading():
             searcher = self.searcher()
             keys = [
                 (searcher.doc_frequency(f"{name}_key", key), key)

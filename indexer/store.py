@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.codec.base import Segment
 from whoosh.index import FileIndex, LockError
-from whoosh.writing import MERGE_SMALL, NO_MERGE, SegmentWriter
+from whoosh.writing import MERGE_SMALL, NO_MERGE, PostingPool, SegmentWriter
 
 from indexer import whoosh_speedups  # noqa: F401  (patches Whoosh on import)
 from indexer.analysis import analyse_passage, analyse_syllables
@@ -32,7 +33,8 @@ from indexer.text import fold
 INDEX_NAME = "passages"
 DEFAULT_INDEX_DIR = "index_data"
 BATCH_PASSAGES = 20_000  # per worker and round; a crash loses at most one round
-WORKER_LIMIT_MB = 128  # Whoosh's in-memory posting pool per worker, spilled beyond
+WORKER_LIMIT_MB = 128.0  # Whoosh's in-memory posting pool per worker, spilled beyond
+WORKER_TEMP_PREFIX = "worker-"
 MAX_SEGMENTS = 32  # more, and a commit merges the small ones
 
 
@@ -160,6 +162,22 @@ def passage_documents(article: Article, digest: str) -> Iterator[dict]:
         yield doc
 
 
+def _worker_writer(ix: FileIndex) -> SegmentWriter:
+    """A writer of a new segment, without the lock, with temporary files of its own.
+
+    Whoosh 2.7.4 puts every writer's temporary posting runs in one folder named after the
+    index and deletes the folder when a writer finishes: parallel writers would delete
+    each other's runs. Each worker's writer gets a folder named after its segment (and
+    not starting with the index name, which Whoosh would take for a segment file).
+    """
+    limit = float(os.environ.get("VNSEARCH_WORKER_LIMIT_MB", WORKER_LIMIT_MB))
+    writer = SegmentWriter(ix, _lk=False, limitmb=limit)
+    own = ix.storage.temp_storage(f"{WORKER_TEMP_PREFIX}{writer.newsegment.segment_id()}.tmp")
+    writer._tempstorage = own
+    writer.pool = PostingPool(own, writer.newsegment, limitmb=limit)
+    return writer
+
+
 def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment | None, list]:
     """Analyse a share of a round's articles and write them as a new segment of their own.
 
@@ -168,7 +186,7 @@ def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment 
     """
     index_dir, batch = job
     ix = whoosh_index.open_dir(index_dir, indexname=INDEX_NAME)
-    writer = SegmentWriter(ix, _lk=False, limitmb=WORKER_LIMIT_MB)
+    writer = _worker_writer(ix)
     counts = []
     try:
         for article, digest in batch:
@@ -323,6 +341,8 @@ def index_articles(
     path = str(Path(index_dir))
     try:
         with _write_lock(ix, wait):
+            for leftover in Path(index_dir).glob(f"{WORKER_TEMP_PREFIX}*.tmp"):
+                shutil.rmtree(leftover, ignore_errors=True)  # from a killed run
             for round_ in _rounds(jobs(), workers, batch_passages):
                 shares = [(path, share) for share in round_]
                 if pool is not None:
