@@ -1,13 +1,15 @@
 """Second-stage ranking of the best candidates: proximity and title, which BM25 ignores.
 
-Whoosh scores each syllable on its own. A passage where the query's syllables stand next
-to each other ("lạng sơn", not "làng ... sơn") and whose article title is about the query
-is the better answer; both are cheap to check on the stored text of a hundred candidates.
+BM25 scores each syllable on its own, anywhere in the passage. A passage where the query's
+syllables stand next to each other ("lạng sơn", not "làng ... sơn"), where most of them
+come together within one sentence, and whose article title is about the query is the
+better answer; all three are cheap to check on the stored text of a hundred candidates.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 
 from indexer.segment import SYLLABLE_RE
 from indexer.text import fold
@@ -15,6 +17,8 @@ from indexer.text import fold
 DEPTH = 100  # candidates re-scored; deeper results keep their BM25 order
 PAIR = 1.0  # weight of the share of the query's adjacent pairs found adjacent
 TITLE = 0.5  # weight of the share of the query's syllables found in the title
+WINDOW = 1.5  # weight of the share of the query's syllables found within one window
+WINDOW_SYLLABLES = 20  # about a sentence
 
 
 def folded_syllables(text: str) -> list[str]:
@@ -22,18 +26,50 @@ def folded_syllables(text: str) -> list[str]:
     return SYLLABLE_RE.findall(fold(text))
 
 
-def proximity(text: str, pairs: list[tuple[str, str]], weights: dict[str, float]) -> float:
-    """Share of the query's adjacent syllable pairs that stand adjacent in ``text``, each
-    pair weighted by its rarer syllable's IDF ("người ta" counts less than "lạng sơn")."""
+def proximity(syls: list[str], pairs: list[tuple[str, str]], weights: dict[str, float]) -> float:
+    """Share of the query's adjacent syllable pairs that stand adjacent in ``syls`` (a
+    passage's folded syllables), each pair weighted by its rarer syllable's IDF ("người ta"
+    counts less than "lạng sơn")."""
     total = sum(min(weights.get(a, 0.0), weights.get(b, 0.0)) for a, b in pairs)
     if not total:
         return 0.0
-    syls = folded_syllables(text)
     present = set(itertools.pairwise(syls))
     found = sum(
         min(weights.get(a, 0.0), weights.get(b, 0.0)) for a, b in pairs if (a, b) in present
     )
     return found / total
+
+
+def best_window(
+    syls: list[str], terms: list[str], weights: dict[str, float], size: int = WINDOW_SYLLABLES
+) -> float:
+    """IDF-weighted share of the query's distinct syllables found together within ``size``
+    consecutive syllables of the passage, at the densest place.
+
+    The answer to a question usually sits in one sentence that repeats most of the
+    question's words; a long passage that has them scattered over several sentences
+    scores as well in BM25 but is the weaker answer.
+    """
+    wanted = set(terms)
+    total = sum(weights.get(t, 0.0) for t in wanted)
+    if not total:
+        return 0.0
+    hits = [(i, s) for i, s in enumerate(syls) if s in wanted]
+    inside: Counter[str] = Counter()
+    best = current = 0.0
+    first = 0
+    for i, syllable in hits:
+        inside[syllable] += 1
+        if inside[syllable] == 1:
+            current += weights.get(syllable, 0.0)
+        while hits[first][0] <= i - size:
+            leaving = hits[first][1]
+            inside[leaving] -= 1
+            if not inside[leaving]:
+                current -= weights.get(leaving, 0.0)
+            first += 1
+        best = max(best, current)
+    return best / total
 
 
 def title_overlap(title: str, terms: list[str], weights: dict[str, float]) -> float:
@@ -46,10 +82,12 @@ def title_overlap(title: str, terms: list[str], weights: dict[str, float]) -> fl
 
 
 def final_score(bm25: float, best: float, text: str, title: str, plan) -> float:
-    """BM25 scaled to the best candidate, plus the proximity and title bonuses."""
+    """BM25 scaled to the best candidate, plus the proximity, window and title bonuses."""
     base = bm25 / best if best > 0 else 0.0
+    syls = folded_syllables(text)
     return (
         base
-        + PAIR * proximity(text, plan.pairs, plan.weights)
+        + PAIR * proximity(syls, plan.pairs, plan.weights)
+        + WINDOW * best_window(syls, plan.terms, plan.weights)
         + TITLE * title_overlap(title, plan.terms, plan.weights)
     )

@@ -32,10 +32,10 @@ from indexer.text import fold
 
 INDEX_NAME = "passages"
 DEFAULT_INDEX_DIR = "index_data"
-BATCH_PASSAGES = 20_000  # per worker and round; a crash loses at most one round
+BATCH_PASSAGES = 50_000  # per worker and round; a crash loses at most one round
 WORKER_LIMIT_MB = 128.0  # Whoosh's in-memory posting pool per worker, spilled beyond
 WORKER_TEMP_PREFIX = "worker-"
-MAX_SEGMENTS = 32  # more, and a commit merges the small ones
+MAX_SEGMENTS = 64  # more, and a commit merges the small ones (slow: avoid it)
 
 
 class IndexUnavailable(Exception):
