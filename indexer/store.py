@@ -35,6 +35,10 @@ DEFAULT_INDEX_DIR = "index_data"
 BATCH_PASSAGES = 50_000  # per worker and round; a crash loses at most one round
 WORKER_LIMIT_MB = 128.0  # Whoosh's in-memory posting pool per worker, spilled beyond
 WORKER_TEMP_PREFIX = "worker-"
+# Segments stay as separate files: Whoosh 2.7.4 reads a compound segment file by copying
+# each part into memory (BytesIO over the map), so every server process would hold a copy
+# of the whole index.
+COMPOUND = False
 MAX_SEGMENTS = 64  # more, and a commit merges the small ones (slow: avoid it)
 
 
@@ -171,7 +175,7 @@ def _worker_writer(ix: FileIndex) -> SegmentWriter:
     not starting with the index name, which Whoosh would take for a segment file).
     """
     limit = float(os.environ.get("VNSEARCH_WORKER_LIMIT_MB", WORKER_LIMIT_MB))
-    writer = SegmentWriter(ix, _lk=False, limitmb=limit)
+    writer = SegmentWriter(ix, _lk=False, limitmb=limit, compound=COMPOUND)
     own = ix.storage.temp_storage(f"{WORKER_TEMP_PREFIX}{writer.newsegment.segment_id()}.tmp")
     writer._tempstorage = own
     writer.pool = PostingPool(own, writer.newsegment, limitmb=limit)
@@ -228,7 +232,7 @@ def _write_lock(ix: FileIndex, wait: float) -> Iterator[None]:
 
 def _commit(ix: FileIndex, new_segments: list[Segment], replaced: Iterable[str]) -> None:
     """Make the round's segments visible, the replaced articles' old passages gone, at once."""
-    writer = SegmentWriter(ix, _lk=False)
+    writer = SegmentWriter(ix, _lk=False, compound=COMPOUND)
     try:
         for article_id in replaced:
             writer.delete_by_term("article_id", article_id)
@@ -267,7 +271,7 @@ def _open_writer(ix: FileIndex, wait: float) -> SegmentWriter:
     deadline = time.monotonic() + wait
     while True:
         try:
-            return ix.writer(limitmb=256)
+            return ix.writer(limitmb=256, compound=COMPOUND)
         except LockError:
             if time.monotonic() >= deadline:
                 raise IndexBusy(

@@ -2,14 +2,19 @@
 
 The index keeps exact (canonical) forms only. A user who types without diacritics is
 answered by expanding each folded syllable or word to the forms that really occur, which
-keeps the index small and lets an accented query stay exact. Segments never change once
-written, so the map is built once per segment and merged when a searcher is refreshed.
+keeps the index small and lets an accented query stay exact.
+
+Each term is kept once, whatever the number of segments holding it, with its document
+frequency summed over the live segments. Segments never change once written: when a
+searcher is refreshed, only the new segments' lexicons are read and the vanished
+segments' counts subtracted, so a commit costs the server the size of what it added.
 """
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from whoosh.searching import Searcher
@@ -24,72 +29,116 @@ def _segment_key(reader) -> str:
     return segment.segment_id() if segment is not None else str(id(reader))
 
 
-def _folded_map(reader, fieldname: str) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = defaultdict(dict)
-    if fieldname not in reader.schema:
-        return out
-    for btext, info in reader.iter_field(fieldname):
-        term = btext.decode("utf-8")
-        out[fold(term)][term] = info.doc_frequency()
-    return out
+class _FieldTable:
+    """One field's terms, each once: its folded form and its document frequency."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.terms: list[str] = []
+        self.by_folded: dict[str, list[int]] = defaultdict(list)
+        self.df = array("q")
+        self._sorted_keys: list[str] | None = None
+
+    def add(self, reader, fieldname: str) -> tuple[array, array]:
+        """Count one segment's terms in; returns what to subtract when it goes."""
+        ids, dfs = array("I"), array("I")
+        if fieldname not in reader.schema:
+            return ids, dfs
+        for btext, info in reader.iter_field(fieldname):
+            term = btext.decode("utf-8")
+            i = self.ids.get(term)
+            if i is None:
+                i = self.ids[term] = len(self.terms)
+                self.terms.append(term)
+                self.df.append(0)
+                key = fold(term)
+                if key not in self.by_folded:
+                    self._sorted_keys = None
+                self.by_folded[key].append(i)
+            n = info.doc_frequency()
+            self.df[i] += n
+            ids.append(i)
+            dfs.append(n)
+        return ids, dfs
+
+    def remove(self, counts: tuple[array, array]) -> None:
+        for i, n in zip(*counts, strict=True):
+            self.df[i] -= n
+
+    def variants(self, folded: str) -> tuple[tuple[str, int], ...]:
+        found = [(self.terms[i], self.df[i]) for i in self.by_folded.get(folded, ())]
+        found = [item for item in found if item[1] > 0]
+        found.sort(key=lambda item: (-item[1], item[0]))
+        return tuple(found)
+
+    def sorted_keys(self) -> list[str]:
+        if self._sorted_keys is None:
+            self._sorted_keys = sorted(self.by_folded)
+        return self._sorted_keys
 
 
 @dataclass
 class Vocabulary:
     """Folded form -> existing forms with their document frequencies, most frequent first."""
 
-    forms: dict[str, dict[str, tuple[tuple[str, int], ...]]] = field(default_factory=dict)
+    tables: dict[str, _FieldTable] = field(default_factory=dict)
+    _cache: dict[tuple[str, str], tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
     def variants(self, fieldname: str, folded: str) -> tuple[tuple[str, int], ...]:
-        return self.forms.get(fieldname, {}).get(folded, ())
+        key = (fieldname, folded)
+        found = self._cache.get(key)
+        if found is None:
+            table = self.tables.get(fieldname)
+            found = table.variants(folded) if table else ()
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[key] = found
+        return found
 
     def with_prefix(self, fieldname: str, prefix: str, limit: int = 200):
         """(folded form, its variants) for folded forms starting with ``prefix``."""
-        keys = self._sorted_keys(fieldname)
+        table = self.tables.get(fieldname)
+        if table is None:
+            return []
+        keys = table.sorted_keys()
         start = bisect_left(keys, prefix)
         out = []
         for key in keys[start : start + limit]:
             if not key.startswith(prefix):
                 break
-            out.append((key, self.forms[fieldname][key]))
+            found = self.variants(fieldname, key)
+            if found:
+                out.append((key, found))
         return out
 
-    def _sorted_keys(self, fieldname: str) -> list[str]:
-        cache = self.__dict__.setdefault("_keys", {})
-        if fieldname not in cache:
-            cache[fieldname] = sorted(self.forms.get(fieldname, {}))
-        return cache[fieldname]
+    def changed(self) -> None:
+        self._cache.clear()
+
+
+def _empty_tables() -> dict[str, _FieldTable]:
+    return {fieldname: _FieldTable() for fieldname in FIELDS}
 
 
 @dataclass
 class VocabularyCache:
-    """Keeps per-segment maps so a refresh only reads the new segments' lexicons."""
+    """The vocabulary of the current searcher, updated segment by segment on refresh."""
 
-    _segments: dict[str, dict[str, dict[str, dict[str, int]]]] = field(default_factory=dict)
-    _current: tuple[tuple[str, ...], Vocabulary] | None = None
+    vocabulary: Vocabulary = field(default_factory=lambda: Vocabulary(_empty_tables()))
+    _segments: dict[str, dict[str, tuple[array, array]]] = field(default_factory=dict)
 
     def for_searcher(self, searcher: Searcher) -> Vocabulary:
-        leaves = [leaf for leaf, _ in searcher.reader().leaf_readers()]
-        keys = tuple(_segment_key(leaf) for leaf in leaves)
-        if self._current is not None and self._current[0] == keys:
-            return self._current[1]
-        fresh = {}
-        for key, leaf in zip(keys, leaves, strict=False):
-            fresh[key] = self._segments.get(key) or {f: _folded_map(leaf, f) for f in FIELDS}
-        self._segments = fresh
-        merged: dict[str, dict[str, tuple[tuple[str, int], ...]]] = {}
-        for fieldname in FIELDS:
-            combined: dict[str, Counter] = defaultdict(Counter)
-            for maps in fresh.values():
-                for folded, terms in maps[fieldname].items():
-                    combined[folded].update(terms)
-            merged[fieldname] = {
-                k: tuple(sorted(v.items(), key=lambda item: (-item[1], item[0])))
-                for k, v in combined.items()
-            }
-        vocabulary = Vocabulary(merged)
-        self._current = (keys, vocabulary)
-        return vocabulary
+        leaves = {_segment_key(leaf): leaf for leaf, _ in searcher.reader().leaf_readers()}
+        if leaves.keys() == self._segments.keys():
+            return self.vocabulary
+        tables = self.vocabulary.tables
+        for key in [k for k in self._segments if k not in leaves]:
+            for fieldname, counts in self._segments.pop(key).items():
+                tables[fieldname].remove(counts)
+        for key, leaf in leaves.items():
+            if key not in self._segments:
+                self._segments[key] = {f: tables[f].add(leaf, f) for f in FIELDS}
+        self.vocabulary.changed()
+        return self.vocabulary
 
 
 def completions(vocabulary: Vocabulary, text: str, limit: int = 10) -> list[str]:

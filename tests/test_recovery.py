@@ -52,6 +52,7 @@ def test_server_answers_503_then_recovers_when_an_index_appears(tmp_path, start)
 
     _seed_index(index_dir)
     response = client.get("/api/search?q=lạng sơn")
+    _close(client)
     assert response.status_code == 200
     assert response.get_json()["total"] > 0
 
@@ -65,14 +66,14 @@ def test_damaged_segment_is_503_and_a_restored_index_is_served(tmp_path, damage)
     client = _client(index_dir)
     assert client.get("/api/search?q=lạng sơn").status_code == 200
 
-    (segment,) = index_dir.glob("*.seg")
-    size = segment.stat().st_size
+    (terms,) = index_dir.glob("*.trm")  # the segment's term dictionary
+    size = terms.stat().st_size
     if damage == "truncate":
-        os.truncate(segment, size // 2)
+        os.truncate(terms, size // 2)
     else:
-        with segment.open("r+b") as f:
-            f.seek(size // 3)
-            f.write(b"\x00\xff" * (size // 6))
+        with terms.open("r+b") as f:
+            f.seek(size // 2)
+            f.write(b"\x00\xff" * (size // 4))
     # A fresh server process meets the damage when it opens the index.
     damaged = _client(index_dir)
     for path in ("/api/search?q=lạng sơn", "/api/health", "/api/articles/000_e79570c1fe97e7a4"):
@@ -84,6 +85,8 @@ def test_damaged_segment_is_503_and_a_restored_index_is_served(tmp_path, damage)
     shutil.rmtree(index_dir)
     shutil.copytree(backup, index_dir)
     response = damaged.get("/api/search?q=lạng sơn")
+    _close(damaged)
+    _close(client)
     assert response.status_code == 200 and response.get_json()["total"] > 0
 
 
