@@ -51,8 +51,9 @@ def search(
     """Score ``query`` over every segment; ties go to the lower document number."""
     deadline = time.monotonic() + time_limit if time_limit else None
     id_parts, score_parts = [], []
+    averages: dict[str, float] = {}  # field -> average length, for every segment
     for sub, offset in _segments(searcher):
-        segment = _Segment(searcher, sub, weighting, cache, deadline)
+        segment = _Segment(searcher, sub, weighting, cache, deadline, averages)
         ids, scores = segment.evaluate(query)
         gone = deleted(sub.reader())
         if len(ids) and len(gone):
@@ -96,7 +97,9 @@ def _members(ids: np.ndarray, within: np.ndarray) -> tuple[np.ndarray, np.ndarra
 class _Segment:
     """Evaluates query trees against one segment; document numbers are segment-local."""
 
-    def __init__(self, top: Searcher, sub: Searcher, weighting, cache, deadline) -> None:
+    def __init__(
+        self, top: Searcher, sub: Searcher, weighting, cache, deadline, averages: dict
+    ) -> None:
         self.top = top
         self.sub = sub
         self.reader = sub.reader()
@@ -104,6 +107,7 @@ class _Segment:
         self.cache = cache
         self.deadline = deadline
         self.size = self.reader.doc_count_all()
+        self.averages = averages
 
     def _check_time(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -156,7 +160,9 @@ class _Segment:
         b = self.weighting._field_B.get(q.fieldname, self.weighting.B)
         k1 = self.weighting.K1
         idf = self.top.idf(q.fieldname, btext)
-        avgfl = self.top.avg_field_length(q.fieldname) or 1
+        avgfl = self.averages.get(q.fieldname)
+        if avgfl is None:
+            avgfl = self.averages[q.fieldname] = self.top.avg_field_length(q.fieldname) or 1
         length = lengths(self.reader, q.fieldname)[ids]
         scores = idf * ((weights * (k1 + 1)) / (weights + k1 * ((1 - b) + b * length / avgfl)))
         if q.boost != 1.0:

@@ -231,14 +231,21 @@ class SearchService:
                     fields = fields or searcher.stored_fields(docnum)
                     hits.append(self._hit(fields, score, plan.exact, plan.folded))
             # Cheap unless a syllable is missing or rare in the index.
-            suggestion = suggest.suggestion(text, planner.vocabulary, searcher.doc_frequency)
+            suggestion = suggest.suggestion(text, planner.vocabulary, planner.doc_frequency)
         took_ms = round((time.perf_counter() - started) * 1000, 2)
         return Page(text, total, page, per_page, took_ms, tuple(hits), suggestion)
 
     def planner(self, searcher: Searcher) -> queries.QueryPlanner:
+        vocabulary = self._vocabulary.for_searcher(searcher)
+
+        def doc_frequency(fieldname: str, term: str) -> int:
+            # The vocabulary's counts equal Whoosh's, without a lookup in every segment.
+            found = vocabulary.doc_frequency(fieldname, term)
+            return searcher.doc_frequency(fieldname, term) if found is None else found
+
         return queries.QueryPlanner(
-            vocabulary=self._vocabulary.for_searcher(searcher),
-            doc_frequency=searcher.doc_frequency,
+            vocabulary=vocabulary,
+            doc_frequency=doc_frequency,
             doc_count=searcher.doc_count_all(),
             abbreviations=self.abbreviations,
         )

@@ -65,6 +65,10 @@ class _FieldTable:
         for i, n in zip(*counts, strict=True):
             self.df[i] -= n
 
+    def doc_frequency(self, term: str) -> int:
+        i = self.ids.get(term)
+        return 0 if i is None else self.df[i]
+
     def variants(self, folded: str) -> tuple[tuple[str, int], ...]:
         found = [(self.terms[i], self.df[i]) for i in self.by_folded.get(folded, ())]
         found = [item for item in found if item[1] > 0]
@@ -94,6 +98,12 @@ class Vocabulary:
                 self._cache.clear()
             self._cache[key] = found
         return found
+
+    def doc_frequency(self, fieldname: str, term: str) -> int | None:
+        """Passages holding ``term`` (deleted ones included, as Whoosh counts); None for a
+        field the vocabulary does not keep."""
+        table = self.tables.get(fieldname)
+        return None if table is None else table.doc_frequency(term)
 
     def with_prefix(self, fieldname: str, prefix: str, limit: int = 200):
         """(folded form, its variants) for folded forms starting with ``prefix``."""

@@ -30,3 +30,18 @@ def test_incremental_vocabulary_equals_one_built_afresh(tmp_path, corpus_dir):
         for fieldname in ("text", "word", "title"):
             assert _all_variants(updated, fieldname) == _all_variants(fresh, fieldname)
             assert _all_variants(fresh, fieldname)
+
+
+def test_vocabulary_counts_equal_whooshs(service):
+    searcher = service.searcher()
+    vocabulary = service.planner(searcher).vocabulary
+    checked = 0
+    for fieldname in ("text", "word", "title"):
+        for term in list(searcher.lexicon(fieldname))[:300]:
+            term = term.decode("utf-8")
+            assert vocabulary.doc_frequency(fieldname, term) == searcher.doc_frequency(
+                fieldname, term
+            )
+            checked += 1
+    assert checked > 600
+    assert vocabulary.doc_frequency("text", "không-có-đâu") == 0
