@@ -73,11 +73,19 @@ def percentiles(samples: list[float]) -> str:
     return f"{cuts[49]:.1f} / {cuts[94]:.1f} / {cuts[98]:.1f}"
 
 
-def timed(call, queries: list[str]) -> list[float]:
+FAILED: dict[str, int] = {}
+
+
+def timed(call, queries: list[str], name: str = "") -> list[float]:
+    """Milliseconds per query; a failed query (a timeout, an HTTP error) is counted, and
+    timed as it failed."""
     out = []
     for q in queries:
         started = time.perf_counter()
-        call(q)
+        try:
+            call(q)
+        except Exception:
+            FAILED[name] = FAILED.get(name, 0) + 1
         out.append((time.perf_counter() - started) * 1000)
     return out
 
@@ -200,9 +208,9 @@ def main() -> None:
 
         rows = []
         for name, queries in sets.items():
-            lib = timed(service.search, queries)
-            api = timed(http, queries)
-            base = timed(naive, queries)
+            lib = timed(service.search, queries, f"library, {name}")
+            api = timed(http, queries, f"HTTP, {name}")
+            base = timed(naive, queries, f"naive, {name}")
             p99 = statistics.quantiles(lib, n=100, method="inclusive")[98]
             base_p99 = statistics.quantiles(base, n=100, method="inclusive")[98]
             rows.append((name, len(queries), lib, api, base, p99 / base_p99))
@@ -223,6 +231,7 @@ def main() -> None:
             f"| {name} | {n} | {percentiles(lib)} | {percentiles(api)} | {percentiles(base)} "
             f"| {ratio:.2f} |"
         )
+    print(f"\nfailed queries (timeouts, errors): {FAILED or 'none'}")
     print(f"\nindex size {size / 1e6:,.0f} MB = {size / raw:.2f} × raw text ({raw / 1e6:,.0f} MB)")
     print(f"server start to first answer: {startup_s:.2f} s; library open + first search:", end="")
     print(f" {library_startup_s:.2f} s")
