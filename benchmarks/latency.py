@@ -177,6 +177,7 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, required=True)
     parser.add_argument("--baseline-dir", type=Path, default=None)
     parser.add_argument("--questions", type=int, default=1000, help="viquad questions asked")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive Whoosh index")
     args = parser.parse_args()
     if not ARTICLES.exists() or not QUESTIONS.exists():
         sys.exit(f"needs {ARTICLES} and {QUESTIONS}")
@@ -185,7 +186,8 @@ def main() -> None:
 
     build_product_index(args.index_dir)
     naive_dir = args.baseline_dir or args.index_dir.with_name(args.index_dir.name + "-naive")
-    build_naive_index(naive_dir)
+    if not args.no_naive:
+        build_naive_index(naive_dir)
 
     keyword_set = keywords()
     sets = {
@@ -200,20 +202,23 @@ def main() -> None:
         service = SearchService(args.index_dir)
         service.search("khởi động")
         library_startup_s = time.perf_counter() - started
-        naive = naive_search(naive_dir)
+        naive = None if args.no_naive else naive_search(naive_dir)
         http = http_search(port)
         warm = [k["q"] for k in make_keywords(200, seed=1)]
         for call in (service.search, naive, http):
-            timed(call, warm)  # warm-up: caches and the OS page cache, other queries
+            if call is not None:
+                timed(call, warm)  # warm-up: caches and the OS page cache, other queries
 
         rows = []
         for name, queries in sets.items():
             lib = timed(service.search, queries, f"library, {name}")
             api = timed(http, queries, f"HTTP, {name}")
-            base = timed(naive, queries, f"naive, {name}")
+            base = timed(naive, queries, f"naive, {name}") if naive else None
             p99 = statistics.quantiles(lib, n=100, method="inclusive")[98]
-            base_p99 = statistics.quantiles(base, n=100, method="inclusive")[98]
-            rows.append((name, len(queries), lib, api, base, p99 / base_p99))
+            ratio = None
+            if base:
+                ratio = p99 / statistics.quantiles(base, n=100, method="inclusive")[98]
+            rows.append((name, len(queries), lib, api, base, ratio))
     finally:
         server.terminate()
         server.wait()
@@ -227,10 +232,8 @@ def main() -> None:
     print(" naive Whoosh p50 / p95 / p99 ms | library p99 / naive p99 |")
     print("|---|---|---|---|---|---|")
     for name, n, lib, api, base, ratio in rows:
-        print(
-            f"| {name} | {n} | {percentiles(lib)} | {percentiles(api)} | {percentiles(base)} "
-            f"| {ratio:.2f} |"
-        )
+        naive_cells = f"{percentiles(base)} | {ratio:.2f}" if base else "not run | —"
+        print(f"| {name} | {n} | {percentiles(lib)} | {percentiles(api)} | {naive_cells} |")
     print(f"\nfailed queries (timeouts, errors): {FAILED or 'none'}")
     print(f"\nindex size {size / 1e6:,.0f} MB = {size / raw:.2f} × raw text ({raw / 1e6:,.0f} MB)")
     print(f"server start to first answer: {startup_s:.2f} s; library open + first search:", end="")
