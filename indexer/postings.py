@@ -113,6 +113,13 @@ class PostingsCache:
                     self._bytes -= ids.nbytes + weights.nbytes + 100
         return found
 
+    def retain(self, live_segments: set[str]) -> None:
+        """Forget the postings of segments that are gone (merged away or replaced)."""
+        with self._lock:
+            for key in [k for k in self._items if k[0] not in live_segments]:
+                ids, weights = self._items.pop(key)
+                self._bytes -= ids.nbytes + weights.nbytes + 100
+
 
 def _decode_positions(value: bytes) -> list[int]:
     # Whoosh's Positions format: a 4-byte count, then a pickled list of deltas.

@@ -21,7 +21,7 @@ from indexer import rerank, scorer, suggest
 from indexer.abbreviations import Abbreviations
 from indexer.abbreviations import load as load_abbreviations
 from indexer.highlight import highlight
-from indexer.postings import PostingsCache
+from indexer.postings import PostingsCache, segment_key
 from indexer.schema import FILTER_FIELDS
 from indexer.store import IndexUnavailable, open_index
 from indexer.text import fold, nfc
@@ -154,6 +154,8 @@ class SearchService:
                 try:
                     if not self._searcher.up_to_date():
                         self._searcher = self._searcher.refresh()
+                        live = {segment_key(r) for r, _ in self._searcher.reader().leaf_readers()}
+                        self._postings.retain(live)
                 except Exception as exc:  # the directory vanished or was damaged
                     self.close()
                     raise IndexUnavailable(f"the index changed and cannot be read: {exc}") from exc
