@@ -19,14 +19,10 @@ from dataclasses import dataclass, field
 
 from whoosh.searching import Searcher
 
+from indexer.postings import segment_key
 from indexer.text import fold
 
 FIELDS = ("text", "word", "title")
-
-
-def _segment_key(reader) -> str:
-    segment = reader.segment() if hasattr(reader, "segment") else None
-    return segment.segment_id() if segment is not None else str(id(reader))
 
 
 class _FieldTable:
@@ -137,7 +133,7 @@ class VocabularyCache:
     _segments: dict[str, dict[str, tuple[array, array]]] = field(default_factory=dict)
 
     def for_searcher(self, searcher: Searcher) -> Vocabulary:
-        leaves = {_segment_key(leaf): leaf for leaf, _ in searcher.reader().leaf_readers()}
+        leaves = {segment_key(leaf): leaf for leaf, _ in searcher.reader().leaf_readers()}
         if leaves.keys() == self._segments.keys():
             return self.vocabulary
         tables = self.vocabulary.tables
