@@ -22,9 +22,13 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.codec.base import Segment
 from whoosh.index import FileIndex, LockError
+from whoosh.reading import SegmentReader
 from whoosh.writing import MERGE_SMALL, NO_MERGE, PostingPool, SegmentWriter
 
-from indexer import whoosh_speedups  # noqa: F401  (patches Whoosh on import)
+from indexer import (
+    vocabulary_files,
+    whoosh_speedups,  # noqa: F401  (patches Whoosh on import)
+)
 from indexer.analysis import analyse_passage, analyse_syllables
 from indexer.articles import Article, ReadError, read_paths
 from indexer.schema import FILTER_FIELDS, SCHEMA_VERSION, build_schema
@@ -203,6 +207,8 @@ def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment 
             return None, counts
         segment = writer._finalize_segment()
         writer._finish()
+        with SegmentReader(ix.storage, ix.schema, segment) as reader:
+            vocabulary_files.write(reader)
         return segment, counts
     except BaseException:
         writer.cancel()
@@ -249,6 +255,7 @@ def _commit(ix: FileIndex, new_segments: list[Segment], replaced: Iterable[str])
         writer.cancel()
         raise
     writer._finish()
+    vocabulary_files.ensure(ix)  # a merged segment has no file yet
 
 
 def _rounds(jobs: Iterator[tuple[Article, str]], shares: int, batch_passages: int):
@@ -390,6 +397,7 @@ def delete_articles(index_dir: str | os.PathLike, article_ids: Iterable[str], wa
     except BaseException:
         writer.cancel()
         raise
+    vocabulary_files.ensure(ix)  # the commit may have merged segments
     return found
 
 

@@ -8,21 +8,30 @@ Each term is kept once, whatever the number of segments holding it, with its doc
 frequency summed over the live segments. Segments never change once written: when a
 searcher is refreshed, only the new segments' lexicons are read and the vanished
 segments' counts subtracted, so a commit costs the server the size of what it added.
+Each segment's terms come from the file the indexer wrote beside it
+(``indexer.vocabulary_files``), or from Whoosh's term dictionary when there is none.
 """
 
 from __future__ import annotations
 
-from array import array
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from whoosh.searching import Searcher
 
+from indexer import vocabulary_files
 from indexer.postings import segment_key
 from indexer.text import fold
+from indexer.vocabulary_files import FIELDS
 
-FIELDS = ("text", "word", "title")
+
+def _fold_all(terms: list[str]) -> list[str]:
+    """``fold`` of each term, in one call over all of them (terms hold no line breaks)."""
+    keys = fold("\n".join(terms)).split("\n") if terms else []
+    return keys if len(keys) == len(terms) else [fold(t) for t in terms]
 
 
 class _FieldTable:
@@ -32,41 +41,43 @@ class _FieldTable:
         self.ids: dict[str, int] = {}
         self.terms: list[str] = []
         self.by_folded: dict[str, list[int]] = defaultdict(list)
-        self.df = array("q")
+        self.df = np.zeros(1024, dtype=np.int64)  # by term id; grown by doubling
         self._sorted_keys: list[str] | None = None
 
-    def add(self, reader, fieldname: str) -> tuple[array, array]:
-        """Count one segment's terms in; returns what to subtract when it goes."""
-        ids, dfs = array("I"), array("I")
-        if fieldname not in reader.schema:
-            return ids, dfs
-        for btext, info in reader.iter_field(fieldname):
-            term = btext.decode("utf-8")
-            i = self.ids.get(term)
-            if i is None:
-                i = self.ids[term] = len(self.terms)
-                self.terms.append(term)
-                self.df.append(0)
-                key = fold(term)
-                if key not in self.by_folded:
-                    self._sorted_keys = None
-                self.by_folded[key].append(i)
-            n = info.doc_frequency()
-            self.df[i] += n
-            ids.append(i)
-            dfs.append(n)
-        return ids, dfs
+    def add(self, terms: list[str], dfs: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Count one segment's terms in; returns what to subtract when it goes.
 
-    def remove(self, counts: tuple[array, array]) -> None:
-        for i, n in zip(*counts, strict=True):
-            self.df[i] -= n
+        A segment's terms are mostly known already: they are looked up all at once, and
+        only the new ones are added one by one."""
+        found = list(map(self.ids.get, terms))
+        new = [p for p, i in enumerate(found) if i is None]
+        keys = _fold_all([terms[p] for p in new])
+        for position, key in zip(new, keys, strict=True):
+            term = terms[position]
+            i = found[position] = self.ids[term] = len(self.terms)
+            self.terms.append(term)
+            if key not in self.by_folded:
+                self._sorted_keys = None
+            self.by_folded[key].append(i)
+        if len(self.terms) > len(self.df):
+            grown = np.zeros(max(len(self.terms), 2 * len(self.df)), dtype=np.int64)
+            grown[: len(self.df)] = self.df
+            self.df = grown
+        ids = np.asarray(found, dtype=np.int64)
+        counts = np.asarray(dfs, dtype=np.int64)
+        self.df[ids] += counts  # a segment holds each term once: no repeated ids
+        return ids, counts
+
+    def remove(self, counts: tuple[np.ndarray, np.ndarray]) -> None:
+        ids, dfs = counts
+        self.df[ids] -= dfs
 
     def doc_frequency(self, term: str) -> int:
         i = self.ids.get(term)
-        return 0 if i is None else self.df[i]
+        return 0 if i is None else int(self.df[i])
 
     def variants(self, folded: str) -> tuple[tuple[str, int], ...]:
-        found = [(self.terms[i], self.df[i]) for i in self.by_folded.get(folded, ())]
+        found = [(self.terms[i], int(self.df[i])) for i in self.by_folded.get(folded, ())]
         found = [item for item in found if item[1] > 0]
         found.sort(key=lambda item: (-item[1], item[0]))
         return tuple(found)
@@ -130,7 +141,7 @@ class VocabularyCache:
     """The vocabulary of the current searcher, updated segment by segment on refresh."""
 
     vocabulary: Vocabulary = field(default_factory=lambda: Vocabulary(_empty_tables()))
-    _segments: dict[str, dict[str, tuple[array, array]]] = field(default_factory=dict)
+    _segments: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
 
     def for_searcher(self, searcher: Searcher) -> Vocabulary:
         leaves = {segment_key(leaf): leaf for leaf, _ in searcher.reader().leaf_readers()}
@@ -142,7 +153,10 @@ class VocabularyCache:
                 tables[fieldname].remove(counts)
         for key, leaf in leaves.items():
             if key not in self._segments:
-                self._segments[key] = {f: tables[f].add(leaf, f) for f in FIELDS}
+                found = vocabulary_files.load(leaf)
+                if found is None:  # no file written for this segment: the slow way
+                    found = {f: vocabulary_files.read_terms(leaf, f) for f in FIELDS}
+                self._segments[key] = {f: tables[f].add(*found[f]) for f in FIELDS}
         self.vocabulary.changed()
         return self.vocabulary
 
