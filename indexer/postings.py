@@ -36,6 +36,65 @@ def segment_key(reader) -> str:
     return segment.segment_id() if segment is not None else f"reader-{id(reader)}"
 
 
+# Pickle opcodes of a Whoosh 2.7 posting block: the tuple (ids, weights, values).
+_MARK, _TUPLE, _FLOAT, _NONE = ord("("), ord("t"), ord("G"), ord("N")
+_INT1, _INT2, _INT4 = ord("K"), ord("M"), ord("J")
+_BINPUT, _LONG_BINPUT = ord("q"), ord("r")
+_FLOAT_RECORD = np.dtype([("op", "u1"), ("value", ">f8")])
+
+
+def _ints(data: bytes, raw: np.ndarray, at: int, count: int) -> tuple[np.ndarray, int] | None:
+    """``count`` pickled non-negative ints from ``at``: (values, offset after them)."""
+    end = at + 2 * count
+    if (raw[at:end:2] == _INT1).all():  # the usual case, one byte each: in one step
+        return raw[at + 1 : end : 2].astype(np.int64), end
+    values = np.empty(count, dtype=np.int64)
+    for i in range(count):
+        op = data[at]
+        if op == _INT1:
+            values[i] = data[at + 1]
+            at += 2
+        elif op == _INT2:
+            values[i] = data[at + 1] | data[at + 2] << 8
+            at += 3
+        elif op == _INT4:
+            values[i] = int.from_bytes(data[at + 1 : at + 5], "little", signed=True)
+            at += 5
+        else:
+            return None
+    return values, at
+
+
+def _ids_and_weights(data: bytes, count: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ids and weights of a pickled block, read without unpickling it.
+
+    Unpickling also decodes every posting's positions, which a score never needs: most of
+    the time of a cold read of a common syllable. Handles the shapes Whoosh writes for a
+    block of four postings or more (ints, then no weights, one weight or a run of floats);
+    None for anything else, which the caller unpickles.
+    """
+    if count < 4 or len(data) < 3 + 2 * count or data[2] != _MARK:  # short tuples: no MARK
+        return None
+    raw = np.frombuffer(data, dtype=np.uint8)
+    found = _ints(data, raw, 3, count)
+    if found is None or data[found[1]] != _TUPLE:
+        return None
+    ids, at = found[0], found[1] + 1
+    at += {_BINPUT: 2, _LONG_BINPUT: 5}.get(data[at], 0)  # the tuple's memo entry
+    op = data[at]
+    if op == _NONE:
+        return ids, np.ones(count)
+    if op == _FLOAT:
+        return ids, np.full(count, np.frombuffer(data, ">f8", 1, at + 1)[0], dtype=np.float64)
+    after = at + 1 + 9 * count
+    if op != _MARK or len(data) <= after or data[after] != _TUPLE:
+        return None
+    records = np.frombuffer(data, _FLOAT_RECORD, count, at + 1)
+    if not (records["op"] == _FLOAT).all():
+        return None
+    return ids, records["value"].astype(np.float64)
+
+
 def _read_leaf(m: whoosh3.W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
     """Every block of an on-disk posting list, decoded without visiting each posting."""
     id_parts, weight_parts = [], []
@@ -45,6 +104,12 @@ def _read_leaf(m: whoosh3.W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
         data = postfile.get(m._dataoffset, length)
         if m._compression:
             data = zlib.decompress(data)
+        fast = _ids_and_weights(data, m._blocklength)
+        if fast is not None:
+            id_parts.append(np.cumsum(fast[0]) if not m._byteids else fast[0])
+            weight_parts.append(fast[1])
+            m._next_block()
+            continue
         ids, weights, _values = loads(data)
         block = np.fromiter(ids, dtype=np.int64, count=len(ids))
         if not m._byteids:

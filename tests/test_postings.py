@@ -1,0 +1,51 @@
+"""Posting lists read into arrays equal what Whoosh itself decodes."""
+
+from __future__ import annotations
+
+import pickle
+import zlib
+
+import numpy as np
+
+from indexer import postings, store
+
+
+def test_block_reader_equals_unpickling_every_block(index_dir):
+    ix = store.open_index(index_dir)
+    read_fast = blocks = 0
+    with ix.reader() as reader:
+        for leaf, _ in reader.leaf_readers():
+            for fieldname in ("text", "word", "title"):
+                for btext, _ in leaf.iter_field(fieldname):
+                    matcher = leaf._terms.matcher(fieldname, btext, leaf.schema[fieldname].format)
+                    if not hasattr(matcher, "_postfile"):
+                        continue  # inlined in the term dictionary: not a block
+                    while matcher.is_active():
+                        start, end = matcher._dataoffset, matcher._nextoffset
+                        data = matcher._postfile.get(start, end - start)
+                        if matcher._compression:
+                            data = zlib.decompress(data)
+                        ids, weights, _ = pickle.loads(data)
+                        fast = postings._ids_and_weights(data, matcher._blocklength)
+                        blocks += 1
+                        if fast is not None:
+                            read_fast += 1
+                            assert fast[0].tolist() == list(ids)
+                            if weights is None:
+                                weights = [1.0] * len(ids)
+                            elif isinstance(weights, float):
+                                weights = [weights] * len(ids)
+                            assert np.array_equal(fast[1], np.asarray(weights))
+                        matcher._next_block()
+    assert read_fast > blocks / 4  # the common shapes are read without unpickling
+
+
+def test_corrupt_shapes_are_left_to_pickle():
+    block = pickle.dumps(((300, 1, 2, 3, 4), (1.0, 2.0, 1.0, 1.0, 1.0), ("x",) * 5), 2)
+    ids, weights = postings._ids_and_weights(block, 5)
+    assert ids.tolist() == [300, 1, 2, 3, 4] and weights.tolist() == [1.0, 2.0, 1.0, 1.0, 1.0]
+    assert postings._ids_and_weights(block, 6) is None  # a count that does not fit
+    odd = pickle.dumps((("a", 1, 2, 3), None, None), 2)
+    assert postings._ids_and_weights(odd, 4) is None
+    short = pickle.dumps(((1, 2), None, None), 2)
+    assert postings._ids_and_weights(short, 2) is None
