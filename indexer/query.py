@@ -33,6 +33,8 @@ VARIANT_OF_PLAIN = 0.3  # "uy" in an accented query also finds "ủy", below "uy
 ABBREVIATION = 0.9  # UBND found as "ủy ban nhân dân"
 STRICT_MAX_SYLLABLES = 5  # longer queries are questions: any word may be missing
 MAX_SYLLABLES = 48  # longer queries are cut: the tail adds time, not precision
+RESTORE_SHARE = 0.5  # a word's reading restores a plain query's marks above this share
+RESTORED_OTHERS = 0.3  # the other readings of a restored syllable, below it
 VARIANT_PRIOR = 0.6  # how much a common reading of "lang" outweighs a rare one
 MAX_VARIANTS = 6  # accent variants searched for a syllable typed without accents
 COMMON_SHARE = 0.1  # in long OR queries, syllables in more passages than this are dropped
@@ -173,17 +175,29 @@ class QueryPlanner:
         return terms, total
 
     def syllable(
-        self, raw: str, fieldname: str = "text", mode: str = ACCENTED, fallback: bool = True
+        self,
+        raw: str,
+        fieldname: str = "text",
+        mode: str = ACCENTED,
+        fallback: bool = True,
+        restored: str | None = None,
     ) -> Clause | None:
         """A clause for one typed syllable (None when no form of it is in the index).
 
         ``mode`` is how the whole query was typed (see ``typing_mode``). ``fallback``: an
         accented syllable absent from the index may match its variants (a wrong accent is
-        a common typo); phrases and title terms stay exact.
+        a common typo); phrases and title terms stay exact. ``restored``: the reading of
+        a syllable typed without marks that the words around it imply (``_restore``).
         """
         exact = canonical(raw)
         folded = fold(exact)
         exact_df = self.doc_frequency(fieldname, exact)
+        if mode == PLAIN and restored:
+            restored_df = self.doc_frequency(fieldname, restored)
+            if restored_df:
+                others, total = self._variants(fieldname, folded, restored, RESTORED_OTHERS)
+                query = _any([wq.Term(fieldname, restored), *others])
+                return Clause(query, max(total, restored_df))
         if mode == PLAIN:
             terms, total = self._variants(fieldname, folded, "", 1.0)
             return Clause(_any(terms), total) if terms else None
@@ -227,6 +241,28 @@ class QueryPlanner:
             return n, [o for o in others if o is not None]
         return 0, []
 
+    def _restore(self, folded: list[str]) -> dict[int, str]:
+        """The marks of a query typed without them, where its words make them plain.
+
+        "co the" alone could be cỏ thẻ or cô thế, but the index holds the word "có_thể"
+        far more often than any other reading of "co_the": each syllable of such a word
+        is searched in that reading first. Returns position -> syllable.
+        """
+        restored: dict[int, str] = {}
+        for n in (3, 2):
+            for i in range(len(folded) - n + 1):
+                if any(p in restored for p in range(i, i + n)):
+                    continue
+                found = self.vocabulary.variants("word", "_".join(folded[i : i + n]))
+                total = sum(df for _, df in found)
+                if not found or found[0][1] <= RESTORE_SHARE * total:
+                    continue
+                parts = found[0][0].split("_")
+                if len(parts) != n:
+                    continue
+                restored.update(zip(range(i, i + n), parts, strict=True))
+        return restored
+
     def _words(self, raw: list[str], folded: list[str], mode: str) -> list[wq.Query]:
         """Word-field terms for n-grams of the query that pyvi found as words."""
         out = []
@@ -242,13 +278,18 @@ class QueryPlanner:
                     out.extend(terms)
         return out
 
-    def _clauses(self, raw: list[str], folded: list[str], mode: str) -> list[Clause]:
+    def _clauses(
+        self, raw: list[str], folded: list[str], mode: str, restored: dict[int, str]
+    ) -> list[Clause]:
         clauses: list[Clause] = []
         i = 0
         while i < len(raw):
             n, expansions = self._abbreviation(raw, folded, i)
             if n:
-                own = [self.syllable(s, mode=mode) for s in raw[i : i + n]]
+                own = [
+                    self.syllable(s, mode=mode, restored=restored.get(i + k))
+                    for k, s in enumerate(raw[i : i + n])
+                ]
                 own_query = None
                 if all(c is not None for c in own):
                     own_query = own[0].query if n == 1 else wq.And([c.query for c in own])
@@ -259,7 +300,7 @@ class QueryPlanner:
                     )
                 i += n
             else:
-                clause = self.syllable(raw[i], mode=mode)
+                clause = self.syllable(raw[i], mode=mode, restored=restored.get(i))
                 if clause is not None:
                     clauses.append(clause)
                 i += 1
@@ -294,7 +335,8 @@ class QueryPlanner:
         for title in parsed.title:
             required.append(self.sequence(title, "title") or wq.NullQuery)
 
-        clauses = self._clauses(raw, folded, mode)
+        restored = self._restore(folded) if mode == PLAIN else {}
+        clauses = self._clauses(raw, folded, mode, restored)
         words = self._words(raw, folded, mode)
         rare, common = self._split_common(clauses)
         loose_parts = [c.query for c in rare] + words

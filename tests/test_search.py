@@ -227,3 +227,34 @@ def test_capitals_do_not_turn_words_into_abbreviations(service):
 
     assert "gia" not in str(planner.plan(parse("ĐỘNG VẬT")).loose)
     assert "gia" in str(planner.plan(parse("thuế VAT")).loose)
+
+
+def _lang_son_index(folder):
+    from indexer.articles import Article, Paragraph
+    from indexer.store import index_articles
+
+    texts = {
+        "rain": "Mưa lớn kéo dài ở Lạng Sơn.",
+        "border": "Tỉnh Lạng Sơn có nhiều cửa khẩu.",
+        "village": "Sáng nay ngôi làng Sơn Vi đón khách.",
+    }
+    # "làng" is the commoner syllable, but "lạng_sơn" the only word reading "lang son".
+    for i, place in enumerate(["đồng", "chợ", "sông", "đình"]):
+        texts[f"farm{i}"] = f"Người dân trong làng ra {place} sớm."
+    articles = [Article(key, "Tin", (Paragraph(text),)) for key, text in texts.items()]
+    index_articles(folder, articles, workers=1)
+
+
+def test_plain_query_takes_the_reading_its_words_imply(tmp_path, monkeypatch):
+    from indexer import query
+    from indexer.search import SearchService
+
+    _lang_son_index(tmp_path / "ix")
+    service = SearchService(tmp_path / "ix")
+    top = service.search("lang son").results
+    assert top[0].article_id in {"rain", "border"}, [hit.text for hit in top]
+    assert {hit.article_id for hit in top} >= {"rain", "border", "village"}  # all still found
+
+    monkeypatch.setattr(query, "RESTORE_SHARE", 1.0)  # no restoring: "làng" wins
+    service = SearchService(tmp_path / "ix")
+    assert service.search("lang son").results[0].article_id == "village"
