@@ -35,7 +35,7 @@ MAX_RESULTS = 1000  # deepest result a user can page to
 TIME_LIMIT_S = 2.0
 REFRESH_EVERY_S = 0.5
 # BM25 parameters chosen on the dev sets (benchmarks/README.md).
-WEIGHTING = scoring.BM25F(B=0.4, K1=0.9)
+WEIGHTING = scoring.BM25F(B=0.75, K1=1.2)
 
 
 class BadRequest(ValueError):
