@@ -21,6 +21,7 @@ import numpy as np
 from whoosh.codec import whoosh3
 from whoosh.matching import ListMatcher
 
+from indexer import whoosh_blocks  # noqa: F401  (reads both shapes of posting blocks)
 from indexer.whoosh_speedups import field_lengths
 
 POSITION_BITS = 24  # a passage has far fewer syllables than 2**24

@@ -27,6 +27,7 @@ from whoosh.writing import MERGE_SMALL, NO_MERGE, PostingPool, SegmentWriter
 
 from indexer import (
     vocabulary_files,
+    whoosh_blocks,  # noqa: F401  (patches Whoosh on import)
     whoosh_speedups,  # noqa: F401  (patches Whoosh on import)
 )
 from indexer.analysis import analyse_passage, analyse_syllables

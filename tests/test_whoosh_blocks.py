@@ -1,0 +1,54 @@
+"""Posting blocks written with packed values, and blocks in Whoosh's own shape, both read."""
+
+from __future__ import annotations
+
+import zlib
+from pickle import loads
+
+from hypothesis import given
+from hypothesis import strategies as st
+from whoosh.codec import whoosh3
+
+from indexer import whoosh_blocks
+from indexer.articles import Article, Paragraph
+from indexer.search import SearchService
+from indexer.store import index_articles, open_index
+
+
+@given(st.lists(st.binary(max_size=300), min_size=1, max_size=200))
+def test_pack_then_unpack_gives_the_values_back(values):
+    assert whoosh_blocks.unpack(whoosh_blocks.pack(values), len(values)) == values
+
+
+def _articles(prefix: str, count: int):
+    for i in range(count):
+        text = f"Mưa lớn ở Lạng Sơn, bản tin số {i} của {prefix}. Trời mưa lớn cả ngày."
+        yield Article(f"{prefix}{i}", "Thời tiết", (Paragraph(text),))
+
+
+def _block_values(index_dir, term: str):
+    """The third element of the first on-disk block of ``term`` in every segment."""
+    found = []
+    with open_index(index_dir).reader() as reader:
+        for leaf, _ in reader.leaf_readers():
+            m = leaf._terms.matcher("text", term.encode(), leaf.schema["text"].format)
+            if isinstance(m, whoosh3.W3LeafMatcher):
+                data = m._postfile.get(m._dataoffset, m._nextoffset - m._dataoffset)
+                found.append(loads(zlib.decompress(data) if m._compression else data)[2])
+    return found
+
+
+def test_old_and_new_blocks_side_by_side_answer_phrases(tmp_path, monkeypatch):
+    target = tmp_path / "ix"
+    with monkeypatch.context() as m:  # a segment as Whoosh itself writes it
+        m.setattr(whoosh3.W3PostingsWriter, "_mini_values", whoosh_blocks._original_mini_values)
+        index_articles(target, _articles("old", 300), workers=1)
+    index_articles(target, _articles("new", 300), workers=1)
+
+    shapes = {type(values) for values in _block_values(target, "mưa")}
+    assert shapes == {tuple, bytes}  # one segment of each kind
+
+    service = SearchService(target)
+    page = service.search('"lạng sơn, bản tin số 7 của"', per_page=100)
+    assert {hit.article_id for hit in page.results} == {"old7", "new7"}
+    assert service.search('"mưa lớn"').total == 600  # both occurrences, every passage
