@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections import Counter
 from http.client import HTTPConnection
 from pathlib import Path
 
@@ -93,12 +94,20 @@ def new_articles(count: int, folder: Path) -> tuple[Path, list[str]]:
     return path, ids
 
 
+def _errors(errors: list[str]) -> str:
+    """ "0", or the count with each status: "8 (503: 8)"."""
+    if not errors:
+        return "0"
+    kinds = ", ".join(f"{k}: {n}" for k, n in sorted(Counter(errors).items()))
+    return f"{len(errors)} ({kinds})"
+
+
 def report(name: str, result, rss: list[int], extra: str = "") -> str:
     latencies, errors, requests, elapsed = result
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
     rss_mb = ", ".join(f"{r / 1e6:,.0f}" for r in rss)
     return (
-        f"| {name} | {requests / elapsed:,.0f} | {requests} | {len(errors)} | "
+        f"| {name} | {requests / elapsed:,.0f} | {requests} | {_errors(errors)} | "
         f"{cuts[49]:.1f} / {cuts[94]:.1f} / {cuts[98]:.1f} | {rss_mb} |{extra}"
     )
 
