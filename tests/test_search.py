@@ -252,9 +252,11 @@ def test_plain_query_takes_the_reading_its_words_imply(tmp_path, monkeypatch):
     _lang_son_index(tmp_path / "ix")
     service = SearchService(tmp_path / "ix")
     top = service.search("lang son").results
+    service.close()
     assert top[0].article_id in {"rain", "border"}, [hit.text for hit in top]
     assert {hit.article_id for hit in top} >= {"rain", "border", "village"}  # all still found
 
     monkeypatch.setattr(query, "RESTORE_SHARE", 1.0)  # no restoring: "làng" wins
     service = SearchService(tmp_path / "ix")
     assert service.search("lang son").results[0].article_id == "village"
+    service.close()

@@ -52,3 +52,4 @@ def test_old_and_new_blocks_side_by_side_answer_phrases(tmp_path, monkeypatch):
     page = service.search('"lạng sơn, bản tin số 7 của"', per_page=100)
     assert {hit.article_id for hit in page.results} == {"old7", "new7"}
     assert service.search('"mưa lớn"').total == 600  # both occurrences, every passage
+    service.close()
