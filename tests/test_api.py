@@ -98,7 +98,7 @@ def test_health(client):
 
 
 def test_no_index_is_503_json(tmp_path):
-    app = create_app({"INDEX_DIR": str(tmp_path / "none"), "WARM_UP": False})
+    app = create_app({"INDEX_DIR": str(tmp_path / "none")})
     client = app.test_client()
     assert assert_error(client.get("/api/search?q=a"), 503)["code"] == "index_unavailable"
     assert_error(client.get("/api/health"), 503)
@@ -141,7 +141,7 @@ def test_article_page_marks_paragraph(client):
 def test_new_articles_are_searchable_without_restart(fresh_index, tmp_path):
     from indexer.store import update_index
 
-    client = create_app({"INDEX_DIR": str(fresh_index), "WARM_UP": False}).test_client()
+    client = create_app({"INDEX_DIR": str(fresh_index)}).test_client()
     assert client.get("/api/search?q=%22kỳ+lân+xanh%22").get_json()["total"] == 0
     new = tmp_path / "new.jsonl"
     new.write_text(
@@ -180,6 +180,26 @@ def test_paging_links_keep_filters(client):
 def test_app_takes_a_users_abbreviation_file(index_dir, tmp_path):
     mine = tmp_path / "mine.txt"
     mine.write_text("XYZQ | Mẫu Sơn\n", encoding="utf-8")
-    app = create_app({"INDEX_DIR": str(index_dir), "ABBREVIATIONS": str(mine), "WARM_UP": False})
+    app = create_app({"INDEX_DIR": str(index_dir), "ABBREVIATIONS": str(mine)})
     data = app.test_client().get("/api/search?q=XYZQ").get_json()
     assert data["results"][0]["article_id"] == "nfd-article"
+
+
+def test_serving_never_loads_pyvi(index_dir):
+    """Queries are cut into syllables without pyvi: a server that loaded its model would
+    spend a second and a temporary file per process on it for nothing."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from webapp import create_app\n"
+        f"client = create_app({{'INDEX_DIR': {str(index_dir)!r}}}).test_client()\n"
+        "for q in ['lang son', 'UBND', '\"Lạng Sơn\"', 'Lạng Sưn', 'title:quân -sự']:\n"
+        "    assert client.get('/api/search', query_string={'q': q}).status_code == 200\n"
+        "assert client.get('/', query_string={'q': 'lang son'}).status_code == 200\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pyvi'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -52,7 +52,7 @@ def test_responses_match_the_document(spec, client, path, url):
 
 
 def test_unavailable_index_matches_the_document(spec, tmp_path):
-    client = create_app({"INDEX_DIR": str(tmp_path), "WARM_UP": False}).test_client()
+    client = create_app({"INDEX_DIR": str(tmp_path)}).test_client()
     for path, url in [("/api/search", "/api/search?q=a"), ("/api/health", "/api/health")]:
         response = client.get(url)
         assert response.status_code == 503

@@ -17,7 +17,7 @@ from webapp import create_app
 
 
 def _client(index_dir: Path):
-    return create_app({"INDEX_DIR": str(index_dir), "WARM_UP": False}).test_client()
+    return create_app({"INDEX_DIR": str(index_dir)}).test_client()
 
 
 def _close(client) -> None:

@@ -24,7 +24,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         PER_PAGE=10,
         ABBREVIATIONS=None,  # a user's dictionary file, added to the shipped one
         TIME_LIMIT=2.0,  # seconds a search may take before it is cut off
-        WARM_UP=True,  # load pyvi's model at start, not on the first query
     )
     app.config.from_prefixed_env("VNSEARCH")
     if config:
@@ -35,11 +34,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         abbreviations=load_abbreviations(app.config["ABBREVIATIONS"]),
         time_limit=float(app.config["TIME_LIMIT"]),
     )
-    if app.config["WARM_UP"]:
-        from indexer.analysis import analyse_passage
-
-        analyse_passage("khởi động")
-
     from webapp import api, errors, pages
 
     errors.register(app)
