@@ -21,7 +21,7 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.codec.base import Segment
-from whoosh.index import FileIndex, LockError
+from whoosh.index import FileIndex
 from whoosh.reading import SegmentReader
 from whoosh.writing import MERGE_SMALL, NO_MERGE, PostingPool, SegmentWriter
 
@@ -275,19 +275,6 @@ def _rounds(jobs: Iterator[tuple[Article, str]], shares: int, batch_passages: in
         yield [share for share in round_ if share]
 
 
-def _open_writer(ix: FileIndex, wait: float) -> SegmentWriter:
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            return ix.writer(limitmb=256, compound=COMPOUND)
-        except LockError:
-            if time.monotonic() >= deadline:
-                raise IndexBusy(
-                    "another indexer is writing to this index; try again later or use --wait"
-                ) from None
-            time.sleep(0.5)
-
-
 def update_index(
     index_dir: str | os.PathLike,
     paths: Iterable[str | os.PathLike],
@@ -386,20 +373,12 @@ def index_articles(
 def delete_articles(index_dir: str | os.PathLike, article_ids: Iterable[str], wait: float = 0.0):
     """Remove articles and all their passages; returns how many were in the index."""
     ix = open_index(index_dir)
-    known = indexed_hashes(ix)
-    writer = _open_writer(ix, wait)
-    found = 0
-    try:
-        for article_id in article_ids:
-            if article_id in known:
-                writer.delete_by_term("article_id", article_id)
-                found += 1
-        writer.commit()
-    except BaseException:
-        writer.cancel()
-        raise
-    vocabulary_files.ensure(ix)  # the commit may have merged segments
-    return found
+    with _write_lock(ix, wait):
+        known = indexed_hashes(ix)
+        found = sorted({article_id for article_id in article_ids if article_id in known})
+        if found:
+            _commit(ix, [], found)
+    return len(found)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,18 @@ def test_delete_articles(fresh_index):
     assert SearchService(fresh_index).article("duong-road") is None
 
 
+def test_delete_waits_for_the_indexer_then_gives_up(fresh_index):
+    ix = store.open_index(fresh_index)
+    holder = ix.writer()
+    try:
+        with pytest.raises(store.IndexBusy, match="another indexer"):
+            store.delete_articles(fresh_index, ["duong-road"], wait=0.6)
+    finally:
+        holder.cancel()
+    assert any(i.startswith("duong-road#") for i in _passage_ids(fresh_index))  # untouched
+    assert store.delete_articles(fresh_index, ["duong-road"]) == 1  # free again
+
+
 def test_second_writer_is_refused_with_a_clear_message(fresh_index, corpus_dir, tmp_path):
     data = tmp_path / "new.jsonl"
     _jsonl(data, [{"id": "new", "body": "bài mới"}])
