@@ -29,12 +29,11 @@ from indexer.vocabulary import Vocabulary
 # Relative weights, chosen on the dev sets (benchmarks/README.md).
 WORD = 0.2  # a multi-syllable word of the query found as a pyvi word
 WORD_PLAIN = 0.0  # the same, for a query typed without accents (words disambiguate)
-VARIANT_OF_PLAIN = 0.3  # "uy" in an accented query also finds "ủy", below "uy"
+VARIANT_OF_PLAIN = 0.3  # readings below the one taken first: "uy" typed, "ủy" found too
 ABBREVIATION = 0.9  # UBND found as "ủy ban nhân dân"
 STRICT_MAX_SYLLABLES = 5  # longer queries are questions: any word may be missing
 MAX_SYLLABLES = 48  # longer queries are cut: the tail adds time, not precision
 RESTORE_SHARE = 0.5  # a word's reading restores a plain query's marks above this share
-RESTORED_OTHERS = 0.3  # the other readings of a restored syllable, below it
 VARIANT_PRIOR = 0.6  # how much a common reading of "lang" outweighs a rare one
 MAX_VARIANTS = 6  # accent variants searched for a syllable typed without accents
 COMMON_SHARE = 0.1  # in long OR queries, syllables in more passages than this are dropped
@@ -191,25 +190,27 @@ class QueryPlanner:
         """
         exact = canonical(raw)
         folded = fold(exact)
-        exact_df = self.doc_frequency(fieldname, exact)
         if mode == PLAIN and restored:
             restored_df = self.doc_frequency(fieldname, restored)
             if restored_df:
-                others, total = self._variants(fieldname, folded, restored, RESTORED_OTHERS)
-                query = _any([wq.Term(fieldname, restored), *others])
-                return Clause(query, max(total, restored_df))
+                return self._reading_first(fieldname, folded, restored, restored_df)
         if mode == PLAIN:
             terms, total = self._variants(fieldname, folded, "", 1.0)
             return Clause(_any(terms), total) if terms else None
+        exact_df = self.doc_frequency(fieldname, exact)
         if exact_df and (mode == ACCENTED or has_diacritics(raw)):
             return Clause(wq.Term(fieldname, exact), exact_df)
         if exact_df:  # a query typed partly without accents: "uy" may well mean "ủy"
-            terms, total = self._variants(fieldname, folded, exact, VARIANT_OF_PLAIN)
-            return Clause(_any([wq.Term(fieldname, exact), *terms]), max(total, exact_df))
+            return self._reading_first(fieldname, folded, exact, exact_df)
         if not fallback:
             return None
         terms, total = self._variants(fieldname, folded, exact, VARIANT_OF_PLAIN)
         return Clause(_any(terms), total) if terms else None
+
+    def _reading_first(self, fieldname: str, folded: str, reading: str, df: int) -> Clause:
+        """One reading of an unmarked syllable in full, its other readings below it."""
+        others, total = self._variants(fieldname, folded, reading, VARIANT_OF_PLAIN)
+        return Clause(_any([wq.Term(fieldname, reading), *others]), max(total, df))
 
     def sequence(self, text: str, fieldname: str = "text", boost: float = 1.0):
         """Adjacent syllables (a phrase); None if a syllable is not in the index."""
