@@ -17,6 +17,7 @@ from array import array
 from pathlib import Path
 
 import numpy as np
+from whoosh.reading import SegmentReader
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +99,12 @@ def load(reader) -> dict[str, Terms] | None:
 
 def ensure(ix) -> None:
     """Write the file of every live segment that has none: segments merged by Whoosh
-    itself, and indexes written before these files existed."""
-    with ix.reader() as reader:
-        for leaf, _ in reader.leaf_readers():
-            location = _location(leaf)
-            if location is not None and not _path(*location).exists():
-                write(leaf)
+    itself, and indexes written before these files existed. Reads only the TOC unless a
+    file is missing."""
+    folder = getattr(ix.storage, "folder", None)
+    if folder is None:
+        return
+    for segment in ix._segments():
+        if not _path(folder, segment.segment_id()).exists():
+            with SegmentReader(ix.storage, ix.schema, segment) as reader:
+                write(reader)
