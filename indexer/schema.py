@@ -5,12 +5,20 @@ from __future__ import annotations
 from whoosh.fields import ID, STORED, TEXT, Schema
 
 from indexer.analysis import syllable_analyzer, word_analyzer
+from indexer.term_formats import TermFrequency, TermPositions
 
 # Bumped whenever the analysis or the schema changes in a way that needs a rebuild.
 SCHEMA_VERSION = 3
 
 # Metadata a user can filter on; each has a "<name>_key" field holding fold(value).
 FILTER_FIELDS = ("category", "source")
+
+
+def _terms_text(analyzer, stored: bool, phrase: bool) -> TEXT:
+    """A TEXT field whose format indexes ready term lists fast (``indexer.term_formats``)."""
+    field = TEXT(analyzer=analyzer, stored=stored, phrase=phrase)
+    field.format = TermPositions() if phrase else TermFrequency()
+    return field
 
 
 def build_schema() -> Schema:
@@ -21,9 +29,9 @@ def build_schema() -> Schema:
         # Shown, never searched: stored only, which saves a dozen postings per passage.
         paragraph=STORED,
         kind=STORED,
-        text=TEXT(analyzer=syllable_analyzer(), stored=True, phrase=True),
-        word=TEXT(analyzer=word_analyzer(), phrase=False),
-        title=TEXT(analyzer=syllable_analyzer(), stored=True, phrase=False),
+        text=_terms_text(syllable_analyzer(), stored=True, phrase=True),
+        word=_terms_text(word_analyzer(), stored=False, phrase=False),
+        title=_terms_text(syllable_analyzer(), stored=True, phrase=False),
         date=ID(stored=True),
         category=STORED,
         category_key=ID,

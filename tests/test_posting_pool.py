@@ -1,0 +1,75 @@
+"""Our writing shortcuts write the very segment Whoosh's own code writes."""
+
+from whoosh import index as whoosh_index
+from whoosh.formats import Frequency, Positions
+from whoosh.writing import SegmentWriter
+
+from indexer import store
+from indexer.articles import Article, read_paths
+from indexer.posting_pool import TermGroupedPool
+from indexer.schema import build_schema
+from indexer.term_formats import TermFrequency, TermPositions
+
+
+def _documents(corpus_dir):
+    articles = [a for a in read_paths([corpus_dir]) if isinstance(a, Article)]
+    return [d for a in articles for d in store.passage_documents(a, a.content_hash())]
+
+
+def _write(index_dir, documents, ours: bool):
+    schema = build_schema()
+    if not ours:
+        for name in ("text", "word", "title"):
+            field = schema[name]
+            field.format = Positions() if isinstance(field.format, Positions) else Frequency()
+    index_dir.mkdir()
+    ix = whoosh_index.create_in(index_dir, schema)
+    writer = SegmentWriter(ix, limitmb=0.05)  # Whoosh's pool spills sorted runs at this size
+    if ours:
+        writer.pool = TermGroupedPool()
+    for doc in documents:
+        writer.add_document(**doc)
+    writer.commit(merge=False)
+    return ix
+
+
+def test_our_pool_and_formats_write_what_whoosh_writes(tmp_path, corpus_dir):
+    documents = _documents(corpus_dir)
+    whoosh_ix = _write(tmp_path / "whoosh", documents, ours=False)
+    our_ix = _write(tmp_path / "ours", documents, ours=True)
+    assert type(our_ix.schema["text"].format) is TermPositions
+
+    with whoosh_ix.reader() as expected, our_ix.reader() as actual:
+        want = list(expected.iter_postings())
+        assert len(want) > 10_000
+        assert list(actual.iter_postings()) == want
+        assert list(actual.all_stored_fields()) == list(expected.all_stored_fields())
+        for name in ("text", "word", "title"):
+            assert [actual.doc_field_length(n, name) for n in range(len(documents))] == [
+                expected.doc_field_length(n, name) for n in range(len(documents))
+            ]
+
+
+def test_term_formats_return_what_whoosh_formats_return(corpus_dir):
+    pairs = ((Positions(), TermPositions()), (Frequency(), TermFrequency()))
+    for doc in _documents(corpus_dir)[:200]:
+        for terms in (doc["text"], doc["word"], ["a", "b", "a", "a"], []):
+            for whoosh_format, ours in pairs:
+                assert list(ours.word_values(terms, None)) == list(
+                    whoosh_format.word_values(terms, None)
+                )
+
+
+def test_grouped_pool_sorts_terms_and_keeps_document_order():
+    pool = TermGroupedPool()
+    pool.add(("text", b"b", 0, 1.0, b"x"))
+    pool.add(("text", "ă".encode(), 0, 2.0, b"y"))
+    pool.add(("text", b"b", 3, 1.0, b"x"))
+    pool.add(("date", b"2020", 3, 1.0, None))
+    assert list(pool.iter_postings()) == [
+        ("date", b"2020", 3, 1.0, None),
+        ("text", b"b", 0, 1.0, b"x"),
+        ("text", b"b", 3, 1.0, b"x"),
+        ("text", "ă".encode(), 0, 2.0, b"y"),
+    ]
+    assert pool.fieldnames == {"date", "text"}
