@@ -238,7 +238,11 @@ class QueryPlanner:
             word_like = n == 1 and _SYLLABLE_LIKE.match(form[0])
             if word_like and (not typed.isupper() or has_diacritics(typed)):
                 continue
-            others = [self.sequence(" ".join(o), boost=ABBREVIATION) for o in group if o != form]
+            others = [
+                self.sequence(self.abbreviations.spelling(o), boost=ABBREVIATION)
+                for o in group
+                if o != form
+            ]
             return n, [o for o in others if o is not None]
         return 0, []
 

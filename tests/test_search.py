@@ -1,8 +1,10 @@
+import json
 import unicodedata
 
 import pytest
 
-from indexer.search import BadRequest, Filters
+from indexer import store
+from indexer.search import BadRequest, Filters, SearchService
 from indexer.text import new_tone_style
 
 SEED_ID = "000_e79570c1fe97e7a4"
@@ -260,3 +262,17 @@ def test_plain_query_takes_the_reading_its_words_imply(tmp_path, monkeypatch):
     service = SearchService(tmp_path / "ix")
     assert service.search("lang son").results[0].article_id == "village"
     service.close()
+
+
+def test_abbreviation_searches_its_long_form_as_written(tmp_path):
+    """TP HCM finds "thành phố Hồ Chí Minh", not every reading of "thanh pho ho chi minh"."""
+    data = tmp_path / "a.jsonl"
+    records = [
+        {"id": "city", "title": "Tin", "body": "Thành phố Hồ Chí Minh mưa lớn chiều nay."},
+        {"id": "other", "title": "Tin", "body": "Thanh phó họ chỉ mình mưa lớn chiều nay."},
+    ]
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    store.update_index(tmp_path / "ix", [data])
+    service = SearchService(tmp_path / "ix")
+    assert [h.article_id for h in service.search("TP HCM mưa lớn").results] == ["city"]
+    assert [h.article_id for h in service.search("tp hcm mua lon").results] == ["city"]
