@@ -15,6 +15,7 @@ import os
 import threading
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from pickle import loads
 
 import numpy as np
@@ -29,6 +30,7 @@ CACHE_BYTES = int(os.environ.get("VNSEARCH_POSTINGS_CACHE_MB", "256")) * 1_000_0
 
 _EMPTY_IDS = np.zeros(0, dtype=np.int32)
 _EMPTY_WEIGHTS = np.zeros(0, dtype=np.float64)
+_EMPTY_KEYS = np.zeros(0, dtype=np.int64)
 
 
 def segment_key(reader) -> str:
@@ -145,46 +147,71 @@ def _read_any(m) -> tuple[np.ndarray, np.ndarray]:
 
 
 class PostingsCache:
-    """(segment, field, term) -> (document numbers, term frequencies), size-bounded LRU."""
+    """Posting arrays per (segment, field, term), size-bounded, least recently used out.
+
+    Two kinds per term: (document numbers, term frequencies) for scoring, and the sorted
+    occurrence keys for phrases, read only when a phrase needs them.
+    """
 
     def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple[str, str, bytes], tuple[np.ndarray, np.ndarray]] = (
-            OrderedDict()
-        )
+        self._items: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
     def postings(self, reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
         """Sorted segment-local document numbers and weights (deleted documents included)."""
-        key = (segment_key(reader), fieldname, btext)
+
+        def read() -> tuple[np.ndarray, np.ndarray]:
+            if (fieldname, btext) not in reader:
+                return _EMPTY_IDS, _EMPTY_WEIGHTS
+            m = reader._terms.matcher(fieldname, btext, reader.schema[fieldname].format)
+            return _read_leaf(m) if isinstance(m, whoosh3.W3LeafMatcher) else _read_any(m)
+
+        return self._cached((segment_key(reader), fieldname, btext), read)
+
+    def positions(self, reader, fieldname: str, btext: bytes) -> np.ndarray:
+        """Sorted keys ``document << POSITION_BITS | position`` of every occurrence."""
+
+        def read() -> tuple[np.ndarray]:
+            if (fieldname, btext) not in reader:
+                return (_EMPTY_KEYS,)
+            m = reader._terms.matcher(fieldname, btext, reader.schema[fieldname].format)
+            if isinstance(m, whoosh3.W3LeafMatcher):
+                return (_read_positions(m),)
+            keys = []
+            while m.is_active():
+                keys.extend(m.id() << POSITION_BITS | p for p in m.value_as("positions"))
+                m.next()
+            return (np.asarray(keys, dtype=np.int64),)
+
+        return self._cached((segment_key(reader), fieldname, btext, "positions"), read)[0]
+
+    def _cached(self, key: tuple, read: Callable[[], tuple[np.ndarray, ...]]):
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
                 return found
-        if (fieldname, btext) not in reader:
-            found = (_EMPTY_IDS, _EMPTY_WEIGHTS)
-        else:
-            fmt = reader.schema[fieldname].format
-            m = reader._terms.matcher(fieldname, btext, fmt)
-            found = _read_leaf(m) if isinstance(m, whoosh3.W3LeafMatcher) else _read_any(m)
-        size = found[0].nbytes + found[1].nbytes + 100
+        found = read()
         with self._lock:
             if key not in self._items:
                 self._items[key] = found
-                self._bytes += size
+                self._bytes += _size(found)
                 while self._bytes > self.max_bytes and len(self._items) > 1:
-                    _, (ids, weights) = self._items.popitem(last=False)
-                    self._bytes -= ids.nbytes + weights.nbytes + 100
+                    _, dropped = self._items.popitem(last=False)
+                    self._bytes -= _size(dropped)
         return found
 
     def retain(self, live_segments: set[str]) -> None:
         """Forget the postings of segments that are gone (merged away or replaced)."""
         with self._lock:
             for key in [k for k in self._items if k[0] not in live_segments]:
-                ids, weights = self._items.pop(key)
-                self._bytes -= ids.nbytes + weights.nbytes + 100
+                self._bytes -= _size(self._items.pop(key))
+
+
+def _size(arrays: tuple[np.ndarray, ...]) -> int:
+    return sum(a.nbytes for a in arrays) + 100
 
 
 def _decode_positions(value: bytes) -> list[int]:
@@ -194,32 +221,97 @@ def _decode_positions(value: bytes) -> list[int]:
     return list(itertools.accumulate(loads(value[4:])))
 
 
-def positions(reader, fieldname: str, btext: bytes, candidates: np.ndarray) -> np.ndarray:
-    """Sorted keys ``document << POSITION_BITS | position`` of every occurrence of a term in
-    the ``candidates`` documents (sorted segment-local numbers)."""
-    keys: list[int] = []
-    if (fieldname, btext) in reader and len(candidates):
-        m = reader._terms.matcher(fieldname, btext, reader.schema[fieldname].format)
-        if isinstance(m, whoosh3.W3LeafMatcher):
-            while m.is_active():
-                if m._maxid >= candidates[0]:
-                    m._read_ids()
-                    block = np.asarray(m._ids, dtype=np.int64)
-                    wanted = np.flatnonzero(np.isin(block, candidates))
-                    if len(wanted):
-                        m._read_values()
-                        for i in wanted:
-                            doc = int(block[i]) << POSITION_BITS
-                            keys.extend(doc | p for p in _decode_positions(m._values[i]))
-                m._next_block()
+# A position value: 4-byte big-endian count, then pickle protocol 2 of the list of deltas:
+# PROTO 2, EMPTY_LIST, BINPUT 0, then one int and APPEND, or MARK, the ints and APPENDS.
+_LIST_HEAD = np.frombuffer(b"\x80\x02]q\x00", dtype=np.uint8)
+_APPENDS = ord("e")
+
+
+def _items(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For lists of ``counts`` one-byte pickled ints from ``starts``: each item's list, the
+    index of each list's first item, and each item's opcode offset."""
+    owner = np.repeat(np.arange(len(starts)), counts)
+    first = np.cumsum(counts) - counts
+    at = starts[owner] + 2 * (np.arange(int(counts.sum())) - first[owner])
+    return owner, first, at
+
+
+def _keys(docs: np.ndarray, lengths: np.ndarray, blob: bytes) -> np.ndarray:
+    """Sorted ``doc << POSITION_BITS | position`` keys of postings whose position values,
+    ``lengths[i]`` bytes each, are laid end to end in ``blob``.
+
+    The usual shapes (one position under 256; several, each delta under 256) are read
+    with numpy for all postings at once; any other value is unpickled on its own.
+    """
+    raw = np.frombuffer(blob, dtype=np.uint8)
+    offsets = np.cumsum(lengths) - lengths
+    # Values long enough for the shortest usual shape: count, list head, int, APPEND.
+    ok = lengths >= 12
+    starts = np.where(ok, offsets, 0)
+    if not ok.any():
+        starts = starts[:0]
+        ok = ok[:0]
+    head = raw[starts[:, None] + np.arange(4, 9)]
+    ok &= (head == _LIST_HEAD).all(axis=1)
+    counts = np.zeros(len(starts), dtype=np.int64)
+    for i in range(4):
+        counts = counts << 8 | raw[starts + i]
+    op = raw[starts + 9]
+    handled = np.zeros(len(docs), dtype=bool)
+
+    single = np.flatnonzero(ok & (counts == 1) & (op == _INT1))
+    handled[single] = True
+    doc_parts = [docs[single]]
+    position_parts = [raw[starts[single] + 10].astype(np.int64)]
+
+    multi = np.flatnonzero(ok & (counts > 1) & (op == _MARK))
+    multi = multi[starts[multi] + 10 + 2 * counts[multi] < offsets[multi] + lengths[multi]]
+    owner, _, at = _items(starts[multi] + 10, counts[multi])
+    bad = np.bincount(owner, weights=raw[at] != _INT1, minlength=len(multi)) > 0
+    bad |= raw[starts[multi] + 10 + 2 * counts[multi]] != _APPENDS
+    multi = multi[~bad]
+    handled[multi] = True
+    owner, first, at = _items(starts[multi] + 10, counts[multi])
+    deltas = raw[at + 1].astype(np.int64)
+    running = np.cumsum(deltas)
+    before = running[first] - deltas[first] if len(first) else running[:0]
+    doc_parts.append(docs[multi][owner])
+    position_parts.append(running - before[owner])
+
+    for i in np.flatnonzero(~handled).tolist():
+        start = int(offsets[i])
+        found = _decode_positions(blob[start : start + int(lengths[i])])
+        doc_parts.append(np.full(len(found), docs[i], dtype=np.int64))
+        position_parts.append(np.asarray(found, dtype=np.int64))
+    keys = np.concatenate(doc_parts).astype(np.int64) << POSITION_BITS
+    keys |= np.concatenate(position_parts)
+    keys.sort()
+    return keys
+
+
+def _read_positions(m: whoosh3.W3LeafMatcher) -> np.ndarray:
+    """Every occurrence of an on-disk posting list, as sorted keys."""
+    id_parts, length_parts, blobs = [], [], []
+    postfile = m._postfile
+    while m.is_active():
+        data = postfile.get(m._dataoffset, m._nextoffset - m._dataoffset)
+        if m._compression:
+            data = zlib.decompress(data)
+        ids, _, values = loads(data)
+        block = np.fromiter(ids, dtype=np.int64, count=len(ids))
+        id_parts.append(block if m._byteids else np.cumsum(block))
+        if isinstance(values, bytes):  # packed (indexer.whoosh_blocks): lengths, then values
+            count = len(block)
+            length_parts.append(np.frombuffer(values, dtype=np.uint32, count=count))
+            blobs.append(values[4 * count :])
         else:
-            wanted = set(candidates.tolist())
-            while m.is_active():
-                if m.id() in wanted:
-                    doc = m.id() << POSITION_BITS
-                    keys.extend(doc | p for p in m.value_as("positions"))
-                m.next()
-    return np.asarray(keys, dtype=np.int64)
+            length_parts.append(np.fromiter(map(len, values), dtype=np.uint32))
+            blobs.append(b"".join(values))
+        m._next_block()
+    if not id_parts:
+        return _EMPTY_KEYS
+    lengths = np.concatenate(length_parts).astype(np.int64)
+    return _keys(np.concatenate(id_parts), lengths, b"".join(blobs))
 
 
 def lengths(reader, fieldname: str) -> np.ndarray | None:

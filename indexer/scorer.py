@@ -19,7 +19,7 @@ from whoosh import query as wq
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from indexer.postings import POSITION_BITS, PostingsCache, deleted, lengths, positions
+from indexer.postings import POSITION_BITS, PostingsCache, deleted, lengths
 
 _EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0))
 
@@ -258,7 +258,8 @@ class _Segment:
         btext = self._btext(q)
         if btext is None:
             return np.zeros(0, dtype=np.int64)
-        return positions(self.reader, q.fieldname, btext, candidates)
+        keys = self.cache.positions(self.reader, q.fieldname, btext)
+        return keys[np.isin(keys >> POSITION_BITS, candidates)]
 
     def _sequence_keys(self, q: wq.Sequence, candidates: np.ndarray) -> np.ndarray:
         """Keys of the last syllable of each occurrence of the whole sequence."""

@@ -6,6 +6,9 @@ import pickle
 import zlib
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+from whoosh.formats import Positions
 
 from indexer import postings, store
 
@@ -49,3 +52,46 @@ def test_corrupt_shapes_are_left_to_pickle():
     assert postings._ids_and_weights(odd, 4) is None
     short = pickle.dumps(((1, 2), None, None), 2)
     assert postings._ids_and_weights(short, 2) is None
+
+
+def _whoosh_keys(leaf, fieldname, btext):
+    keys = []
+    matcher = leaf.postings(fieldname, btext)
+    while matcher.is_active():
+        doc = matcher.id() << postings.POSITION_BITS
+        keys.extend(doc | p for p in matcher.value_as("positions"))
+        matcher.next()
+    return keys
+
+
+def test_positions_equal_whoosh_decoding_for_every_term(index_dir):
+    cache = postings.PostingsCache()
+    ix = store.open_index(index_dir)
+    checked = 0
+    with ix.reader() as reader:
+        for leaf, _ in reader.leaf_readers():
+            for btext, _ in leaf.iter_field("text"):
+                keys = cache.positions(leaf, "text", btext)
+                assert keys.tolist() == _whoosh_keys(leaf, "text", btext), btext
+                checked += 1
+    assert checked > 1000
+
+
+@given(
+    st.lists(
+        st.lists(st.integers(0, 70_000), min_size=1, max_size=6, unique=True).map(sorted),
+        max_size=40,
+    )
+)
+def test_position_values_of_any_shape_are_decoded(documents):
+    """One positions value per document, with small and large positions and deltas."""
+    values = [Positions().encode(positions) for positions in documents]
+    docs = np.arange(len(values), dtype=np.int64) * 3
+    lengths = np.asarray([len(v) for v in values], dtype=np.int64)
+    keys = postings._keys(docs, lengths, b"".join(values))
+    expected = sorted(
+        int(doc) << postings.POSITION_BITS | p
+        for doc, positions in zip(docs, documents, strict=True)
+        for p in positions
+    )
+    assert keys.tolist() == expected
