@@ -41,31 +41,21 @@ def segment_key(reader) -> str:
 
 # Pickle opcodes of a Whoosh 2.7 posting block: the tuple (ids, weights, values).
 _MARK, _TUPLE, _FLOAT, _NONE = ord("("), ord("t"), ord("G"), ord("N")
-_INT1, _INT2, _INT4 = ord("K"), ord("M"), ord("J")
+_INT1 = ord("K")
 _BINPUT, _LONG_BINPUT = ord("q"), ord("r")
 _FLOAT_RECORD = np.dtype([("op", "u1"), ("value", ">f8")])
 
 
-def _ints(data: bytes, raw: np.ndarray, at: int, count: int) -> tuple[np.ndarray, int] | None:
-    """``count`` pickled non-negative ints from ``at``: (values, offset after them)."""
+def _ints(raw: np.ndarray, at: int, count: int) -> tuple[np.ndarray, int] | None:
+    """``count`` pickled one-byte ints from ``at`` (values, offset after them), or None.
+
+    Other widths are left to ``pickle.loads``: with packed values (``whoosh_blocks``) it
+    unpickles a block faster than a Python loop over the opcodes would.
+    """
     end = at + 2 * count
-    if (raw[at:end:2] == _INT1).all():  # the usual case, one byte each: in one step
+    if (raw[at:end:2] == _INT1).all():
         return raw[at + 1 : end : 2].astype(np.int64), end
-    values = np.empty(count, dtype=np.int64)
-    for i in range(count):
-        op = data[at]
-        if op == _INT1:
-            values[i] = data[at + 1]
-            at += 2
-        elif op == _INT2:
-            values[i] = data[at + 1] | data[at + 2] << 8
-            at += 3
-        elif op == _INT4:
-            values[i] = int.from_bytes(data[at + 1 : at + 5], "little", signed=True)
-            at += 5
-        else:
-            return None
-    return values, at
+    return None
 
 
 def _ids_and_weights(data: bytes, count: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -79,7 +69,7 @@ def _ids_and_weights(data: bytes, count: int) -> tuple[np.ndarray, np.ndarray] |
     if count < 4 or len(data) < 3 + 2 * count or data[2] != _MARK:  # short tuples: no MARK
         return None
     raw = np.frombuffer(data, dtype=np.uint8)
-    found = _ints(data, raw, 3, count)
+    found = _ints(raw, 3, count)
     if found is None or data[found[1]] != _TUPLE:
         return None
     ids, at = found[0], found[1] + 1
@@ -127,7 +117,14 @@ def _read_leaf(m: whoosh3.W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
         m._next_block()
     if not id_parts:
         return _EMPTY_IDS, _EMPTY_WEIGHTS
-    return np.concatenate(id_parts).astype(np.int32), np.concatenate(weight_parts)
+    return np.concatenate(id_parts).astype(np.int32), _compact(np.concatenate(weight_parts))
+
+
+def _compact(weights: np.ndarray) -> np.ndarray:
+    """Term frequencies in one byte each when they fit exactly (almost always): the cache
+    then holds half again as many postings. Scores convert back to float64."""
+    small = weights.astype(np.uint8)
+    return small if np.array_equal(small, weights) else weights
 
 
 def _read_any(m) -> tuple[np.ndarray, np.ndarray]:
@@ -160,7 +157,8 @@ class PostingsCache:
         self._lock = threading.Lock()
 
     def postings(self, reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted segment-local document numbers and weights (deleted documents included)."""
+        """Sorted segment-local document numbers and weights (deleted documents included;
+        weights in one byte each when they fit, see ``_compact``)."""
 
         def read() -> tuple[np.ndarray, np.ndarray]:
             if (fieldname, btext) not in reader:

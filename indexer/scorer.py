@@ -154,6 +154,7 @@ class _Segment:
         ids, weights = self.cache.postings(self.reader, q.fieldname, btext)
         if not len(ids):
             return _EMPTY
+        weights = weights.astype(np.float64, copy=False)
         field = self.reader.schema[q.fieldname]
         if not field.scorable:
             return ids, weights * q.boost

@@ -44,10 +44,12 @@ def test_block_reader_equals_unpickling_every_block(index_dir):
 
 
 def test_corrupt_shapes_are_left_to_pickle():
-    block = pickle.dumps(((300, 1, 2, 3, 4), (1.0, 2.0, 1.0, 1.0, 1.0), ("x",) * 5), 2)
+    block = pickle.dumps(((200, 1, 2, 3, 4), (1.0, 2.0, 1.0, 1.0, 1.0), ("x",) * 5), 2)
     ids, weights = postings._ids_and_weights(block, 5)
-    assert ids.tolist() == [300, 1, 2, 3, 4] and weights.tolist() == [1.0, 2.0, 1.0, 1.0, 1.0]
+    assert ids.tolist() == [200, 1, 2, 3, 4] and weights.tolist() == [1.0, 2.0, 1.0, 1.0, 1.0]
     assert postings._ids_and_weights(block, 6) is None  # a count that does not fit
+    wide = pickle.dumps(((300, 1, 2, 3, 4), None, ("x",) * 5), 2)
+    assert postings._ids_and_weights(wide, 5) is None  # two-byte ints: left to pickle
     odd = pickle.dumps((("a", 1, 2, 3), None, None), 2)
     assert postings._ids_and_weights(odd, 4) is None
     short = pickle.dumps(((1, 2), None, None), 2)
