@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from html import escape
 
-from indexer.segment import syllables
+from indexer.segment import SYLLABLE_RE
 from indexer.text import canonical, fold
 
 
@@ -23,13 +23,14 @@ def _forms(syllable: str) -> tuple[str, str]:
 def match_spans(text: str, exact: set[str], folded: set[str]) -> list[tuple[int, int]]:
     """(start, end) of each syllable of ``text`` matching the query, runs merged."""
     spans: list[tuple[int, int]] = []
-    for syl in syllables(text):
-        form, folded_form = _forms(syl.text)
+    for match in SYLLABLE_RE.finditer(text):  # ``syllables``, without a Span per syllable
+        form, folded_form = _forms(match.group())
         if form in exact or folded_form in folded:
-            if spans and text[spans[-1][1] : syl.start].isspace():
-                spans[-1] = (spans[-1][0], syl.end)  # "Lạng Sơn" is one mark, not two
+            start, end = match.span()
+            if spans and text[spans[-1][1] : start].isspace():
+                spans[-1] = (spans[-1][0], end)  # "Lạng Sơn" is one mark, not two
             else:
-                spans.append((syl.start, syl.end))
+                spans.append((start, end))
     return spans
 
 

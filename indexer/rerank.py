@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from functools import lru_cache
 
 from indexer.segment import SYLLABLE_RE
 from indexer.text import fold
@@ -72,13 +73,19 @@ def best_window(
     return best / total
 
 
+@lru_cache(maxsize=4096)
+def _title_syllables(title: str) -> frozenset[str]:
+    # The passages of one article share its title: fold it once.
+    return frozenset(folded_syllables(title))
+
+
 def title_overlap(title: str, terms: list[str], weights: dict[str, float]) -> float:
     """IDF-weighted share of the query's distinct syllables that occur in the title."""
     wanted = set(terms)
     total = sum(weights.get(t, 0.0) for t in wanted)
     if not total or not title:
         return 0.0
-    return sum(weights.get(t, 0.0) for t in wanted.intersection(folded_syllables(title))) / total
+    return sum(weights.get(t, 0.0) for t in wanted.intersection(_title_syllables(title))) / total
 
 
 def final_score(bm25: float, best: float, text: str, title: str, plan) -> float:
