@@ -1,4 +1,6 @@
 import json
+import multiprocessing
+import os
 
 import pytest
 
@@ -123,3 +125,9 @@ def test_parallel_workers_index_the_same_passages(tmp_path, corpus_dir, fresh_in
         assert sorted(d["id"] for d in a.all_stored_fields()) == sorted(
             d["id"] for d in b.all_stored_fields()
         )
+
+
+def test_workers_run_below_normal_priority():
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1, initializer=store._start_worker) as pool:
+        assert pool.apply(os.nice, (0,)) == min(19, os.nice(0) + store.WORKER_NICENESS)
