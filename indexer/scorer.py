@@ -154,10 +154,11 @@ class _Segment:
         ids, weights = self.cache.postings(self.reader, q.fieldname, btext)
         if not len(ids):
             return _EMPTY
-        weights = weights.astype(np.float64, copy=False)
         field = self.reader.schema[q.fieldname]
+        # Weights may be cached as uint8 (``postings._compact``): every expression below
+        # multiplies them by a Python float first, which gives float64, exactly.
         if not field.scorable:
-            return ids, weights * q.boost
+            return ids, weights * float(q.boost)
         b = self.weighting._field_B.get(q.fieldname, self.weighting.B)
         k1 = self.weighting.K1
         idf = self.top.idf(q.fieldname, btext)
