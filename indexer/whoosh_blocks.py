@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from array import array
 
+import numpy as np
 from whoosh.codec import whoosh3
 
 _original_mini_values = whoosh3.W3PostingsWriter._mini_values
@@ -29,13 +30,19 @@ def pack(values: list[bytes]) -> bytes:
     return array("I", map(len, values)).tobytes() + b"".join(values)
 
 
+def lengths_and_blob(values: bytes | tuple[bytes, ...], count: int) -> tuple[np.ndarray, bytes]:
+    """A block's ``count`` values in either shape as (their lengths, them end to end)."""
+    if isinstance(values, bytes):
+        return np.frombuffer(values, dtype=np.uint32, count=count), values[4 * count :]
+    return np.fromiter(map(len, values), dtype=np.uint32, count=count), b"".join(values)
+
+
 def unpack(packed: bytes, count: int) -> list[bytes]:
-    lengths = array("I")
-    lengths.frombytes(packed[: 4 * count])
+    lengths, blob = lengths_and_blob(packed, count)
     out = []
-    at = 4 * count
-    for length in lengths:
-        out.append(packed[at : at + length])
+    at = 0
+    for length in lengths.tolist():
+        out.append(blob[at : at + length])
         at += length
     return out
 
