@@ -252,10 +252,9 @@ def _keys(docs: np.ndarray, lengths: np.ndarray, blob: bytes) -> np.ndarray:
     offsets = np.cumsum(lengths) - lengths
     # Values long enough for the shortest usual shape: count, list head, int, APPEND.
     ok = lengths >= 12
-    starts = np.where(ok, offsets, 0)
-    if not ok.any():
-        starts = starts[:0]
-        ok = ok[:0]
+    starts = np.where(ok, offsets, 0)  # 0: the other values are read from a safe place
+    if not ok.any():  # nothing to read with numpy, and the blob may be too short for it
+        starts, ok = starts[:0], ok[:0]
     head = raw[starts[:, None] + np.arange(4, 9)]
     ok &= (head == _LIST_HEAD).all(axis=1)
     counts = np.zeros(len(starts), dtype=np.int64)
@@ -270,10 +269,12 @@ def _keys(docs: np.ndarray, lengths: np.ndarray, blob: bytes) -> np.ndarray:
     position_parts = [raw[starts[single] + 10].astype(np.int64)]
 
     multi = np.flatnonzero(ok & (counts > 1) & (op == _MARK))
-    multi = multi[starts[multi] + 10 + 2 * counts[multi] < offsets[multi] + lengths[multi]]
+    ends = starts[multi] + 10 + 2 * counts[multi]  # where APPENDS is, if all ints are K
+    fits = ends < offsets[multi] + lengths[multi]
+    multi, ends = multi[fits], ends[fits]
     owner, _, at = _items(starts[multi] + 10, counts[multi])
     bad = np.bincount(owner, weights=raw[at] != _INT1, minlength=len(multi)) > 0
-    bad |= raw[starts[multi] + 10 + 2 * counts[multi]] != _APPENDS
+    bad |= raw[ends] != _APPENDS
     multi = multi[~bad]
     handled[multi] = True
     owner, first, at = _items(starts[multi] + 10, counts[multi])

@@ -2,10 +2,12 @@
 
 Passages reach the index already analysed (``indexer.analysis.analyse_passage``), as
 lists of terms. Whoosh still turns such a list into one ``Token`` per term and encodes
-every posting value anew: a fifth of a worker's writing time. These formats count the
-list directly and reuse the value strings that repeat (one position, a small count);
-what they return is exactly what Whoosh's own formats return (a test compares them).
-Text that is not a list goes through Whoosh's code as before.
+every posting value anew: on real passages about 120 µs for the text field's positions
+and 20 µs for the word field's counts, of the ~1.4 ms a worker spends on a passage
+(these formats: 40 and 8 µs). They count the list directly and reuse the value strings
+that repeat (one position, a small count); what they return is exactly what Whoosh's own
+formats return (a test compares them). Text that is not a list goes through Whoosh's code
+as before.
 """
 
 from __future__ import annotations
