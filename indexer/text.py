@@ -57,8 +57,12 @@ def new_tone_style(text: str) -> str:
 
 
 def canonical(text: str) -> str:
-    """The one form a word is indexed and searched under: NFC, lower case, old tone style."""
-    return old_tone_style(nfc(text).lower())
+    """The one form a word is indexed and searched under: NFC, lower case, old tone style.
+
+    NFC again at the end: moving a mark can leave a stray combining mark after a vowel it
+    now composes with ("uỳ" + grave -> "ù" "y" + grave), and the result must be NFC too.
+    """
+    return nfc(old_tone_style(nfc(text).lower()))
 
 
 def fold(text: str) -> str:
