@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from indexer import rerank
 from indexer.articles import Article, Paragraph
 from indexer.search import SearchService
+from indexer.segment import SYLLABLE_RE
 from indexer.store import index_articles
+from indexer.text import fold
 
 WEIGHTS = {"song": 2.0, "hong": 3.0, "ha": 1.0, "noi": 1.5, "bien": 2.0}
 FILLER = [
     *("người", "dân", "trong", "vùng", "vẫn", "thường", "kể", "lại"),
     *("chuyện", "cũ", "vào", "những", "buổi", "chiều", "muộn"),
 ]
+
+
+MARKS = "\u0300\u0301\u0309\u0303\u0323"
+# Letters, each vowel also with a combining tone mark, digits and separators.
+passages = st.lists(
+    st.sampled_from(
+        [*"bcdghknqtđĐ 0123456789.,-_:"]
+        + [v + mark for v in "aăâeêioôơuưyAĂÂEÊIOÔƠUƯY" for mark in ["", *MARKS]]
+    ),
+    max_size=60,
+).map("".join)
+
+
+@given(passages, st.sampled_from(["NFC", "NFD"]))
+def test_folded_syllables_are_those_of_the_folded_text(text, form):
+    """Syllables are folded one by one (from a table) instead of folding the passage."""
+    text = unicodedata.normalize(form, text)
+    assert rerank.folded_syllables(text) == SYLLABLE_RE.findall(fold(text))
+
+
+def test_proximity_counts_pairs_standing_next_to_each_other():
+    pairs = [("song", "hong"), ("ha", "noi")]
+    assert rerank.proximity(["song", "hong", "o", "ha", "x", "noi"], pairs, WEIGHTS) == 2 / 3
+    assert rerank.proximity(["hong", "song", "ha", "noi"], pairs, WEIGHTS) == 1 / 3
+    assert rerank.proximity([], pairs, WEIGHTS) == 0.0
 
 
 def test_best_window_is_the_share_found_close_together():
