@@ -21,6 +21,7 @@ from pickle import loads
 import numpy as np
 from whoosh.codec import whoosh3
 from whoosh.matching import ListMatcher
+from whoosh.reading import TermNotFound
 
 from indexer import whoosh_blocks  # also patches Whoosh to read both shapes of blocks
 from indexer.whoosh_speedups import field_lengths
@@ -150,6 +151,15 @@ def _read_any(m) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float64)
 
 
+def _matcher(reader, fieldname: str, btext: bytes):
+    """The segment's raw matcher for a term, or None; one lookup in the term table where
+    ``in`` and then ``matcher`` would make two."""
+    try:
+        return reader._terms.matcher(fieldname, btext, reader.schema[fieldname].format)
+    except TermNotFound:
+        return None
+
+
 class PostingsCache:
     """Posting arrays per (segment, field, term), size-bounded, least recently used out.
 
@@ -168,9 +178,9 @@ class PostingsCache:
         weights in one byte each when they fit, see ``_compact``)."""
 
         def read() -> tuple[np.ndarray, np.ndarray]:
-            if (fieldname, btext) not in reader:
+            m = _matcher(reader, fieldname, btext)
+            if m is None:
                 return _EMPTY_IDS, _EMPTY_WEIGHTS
-            m = reader._terms.matcher(fieldname, btext, reader.schema[fieldname].format)
             return _read_leaf(m) if isinstance(m, whoosh3.W3LeafMatcher) else _read_any(m)
 
         return self._cached((segment_key(reader), fieldname, btext), read)
@@ -179,9 +189,9 @@ class PostingsCache:
         """Sorted keys ``document << POSITION_BITS | position`` of every occurrence."""
 
         def read() -> tuple[np.ndarray]:
-            if (fieldname, btext) not in reader:
+            m = _matcher(reader, fieldname, btext)
+            if m is None:
                 return (_EMPTY_KEYS,)
-            m = reader._terms.matcher(fieldname, btext, reader.schema[fieldname].format)
             if isinstance(m, whoosh3.W3LeafMatcher):
                 return (_read_positions(m),)
             keys = []
