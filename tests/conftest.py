@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from indexer import store
 from indexer.search import SearchService
 from indexer.store import update_index
 
@@ -108,9 +109,15 @@ def corpus_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def index_dir(tmp_path_factory, corpus_dir) -> Path:
-    """A real index over the corpus, shared by the read-only tests."""
+    """A real index over the corpus, shared by the read-only tests.
+
+    Written with small posting blocks: the block readers then meet posting lists of many
+    blocks, as in a large index, and not one block per list.
+    """
     target = tmp_path_factory.mktemp("index")
-    summary = update_index(target, [corpus_dir], workers=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "BLOCK_POSTINGS", 16)
+        summary = update_index(target, [corpus_dir], workers=1)
     assert summary.failed == 0, summary.errors
     return target
 

@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 from whoosh.formats import Positions
 
 from indexer import postings, store
+from indexer.articles import Article, Paragraph
 
 
 def test_block_reader_equals_unpickling_every_block(index_dir):
     ix = store.open_index(index_dir)
-    read_fast = blocks = 0
+    read_fast = blocks = many = 0
     with ix.reader() as reader:
         for leaf, _ in reader.leaf_readers():
             for fieldname in ("text", "word", "title"):
@@ -23,6 +24,7 @@ def test_block_reader_equals_unpickling_every_block(index_dir):
                     matcher = leaf._terms.matcher(fieldname, btext, leaf.schema[fieldname].format)
                     if not hasattr(matcher, "_postfile"):
                         continue  # inlined in the term dictionary: not a block
+                    many += not matcher._lastblock  # a list of more than one block
                     while matcher.is_active():
                         start, end = matcher._dataoffset, matcher._nextoffset
                         data = matcher._postfile.get(start, end - start)
@@ -41,6 +43,16 @@ def test_block_reader_equals_unpickling_every_block(index_dir):
                             assert np.array_equal(fast[1], np.asarray(weights))
                         matcher._next_block()
     assert read_fast > blocks / 4  # the common shapes are read without unpickling
+    assert many > 100  # the fixture writes small blocks, as a large index has many
+
+
+def test_posting_lists_are_written_in_large_blocks(tmp_path):
+    articles = [Article(f"a{i}", "Tin", (Paragraph(f"Mưa lớn ở bản {i}"),)) for i in range(300)]
+    store.index_articles(tmp_path / "ix", articles, workers=1)
+    with store.open_index(tmp_path / "ix").reader() as reader:
+        ((leaf, _),) = reader.leaf_readers()
+        matcher = leaf._terms.matcher("text", "mưa".encode(), leaf.schema["text"].format)
+        assert matcher._blocklength == 300  # Whoosh's default would cut 128, 128, 44
 
 
 def test_corrupt_shapes_are_left_to_pickle():
