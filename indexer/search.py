@@ -126,6 +126,26 @@ class ArticleView:
         return asdict(self)
 
 
+def _article_fields(searcher: Searcher, docnum: int, fields: dict) -> dict:
+    """The stored fields of the first passage of ``fields``' article, which alone holds the
+    article's metadata (``schema.ARTICLE_FIELDS``).
+
+    An article's passages are written one after another, in order, and stay so when
+    segments merge: the first is ``paragraph`` documents back. Looked up by article id
+    if that ever does not hold.
+    """
+    paragraph = fields.get("paragraph", 0)
+    if paragraph == 0:
+        return fields
+    article_id = fields.get("article_id")
+    if docnum - paragraph >= 0:
+        first = searcher.stored_fields(docnum - paragraph)
+        if first.get("article_id") == article_id and first.get("paragraph") == 0:
+            return first
+    found = searcher.documents(article_id=article_id)
+    return next((doc for doc in found if doc.get("paragraph") == 0), {})
+
+
 @dataclass
 class SearchService:
     """An open index with a searcher kept across calls and refreshed when the index changes.
@@ -231,7 +251,8 @@ class SearchService:
                 ranked = self._rerank(searcher, results.top_n, plan)
                 for score, docnum, fields in ranked[first : first + per_page]:
                     fields = fields or searcher.stored_fields(docnum)
-                    hits.append(self._hit(fields, score, plan.exact, plan.folded))
+                    article = _article_fields(searcher, docnum, fields)
+                    hits.append(self._hit(fields, article, score, plan.exact, plan.folded))
             # Cheap unless a syllable is missing or rare in the index.
             suggestion = suggest.suggestion(text, planner.vocabulary, planner.doc_frequency)
         took_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -281,10 +302,10 @@ class SearchService:
             ) from None
 
     @staticmethod
-    def _hit(fields: dict, score: float, exact: set[str], folded: set[str]) -> Hit:
+    def _hit(fields: dict, article: dict, score: float, exact: set[str], folded: set[str]) -> Hit:
         text = fields.get("text", "")
         return Hit(
-            id=fields["id"],
+            id=f"{fields['article_id']}#{fields['paragraph']}",
             article_id=fields["article_id"],
             paragraph=fields["paragraph"],
             kind=fields.get("kind", "body"),
@@ -292,10 +313,10 @@ class SearchService:
             text=text,
             highlight=highlight(text, exact, folded),
             score=round(float(score), 4),
-            date=fields.get("date"),
-            category=fields.get("category"),
-            source=fields.get("source"),
-            url=fields.get("url"),
+            date=article.get("date"),
+            category=article.get("category"),
+            source=article.get("source"),
+            url=article.get("url"),
         )
 
     def complete(self, text: str, limit: int = 10) -> list[str]:
@@ -343,7 +364,9 @@ class SearchService:
             keys.sort(reverse=True)
             values = []
             for _, key in keys[:limit]:
-                doc = searcher.document(**{f"{name}_key": key.decode("utf-8")})
-                if doc and doc.get(name):
-                    values.append(doc[name])
+                # The value is stored with an article's first passage (``ARTICLE_FIELDS``).
+                docs = searcher.documents(**{f"{name}_key": key.decode("utf-8")})
+                value = next((doc[name] for doc in docs if doc.get(name)), None)
+                if value:
+                    values.append(value)
         return values

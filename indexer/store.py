@@ -34,7 +34,7 @@ from indexer import (
 from indexer.analysis import analyse_passage, analyse_syllables
 from indexer.articles import Article, ReadError, read_paths
 from indexer.posting_pool import TermGroupedPool
-from indexer.schema import FILTER_FIELDS, SCHEMA_VERSION, build_schema
+from indexer.schema import ARTICLE_FIELDS, FILTER_FIELDS, SCHEMA_VERSION, build_schema
 from indexer.text import fold
 
 INDEX_NAME = "passages"
@@ -140,7 +140,7 @@ def indexed_hashes(ix: FileIndex) -> dict[str, str]:
         for docnum in reader.all_doc_ids():
             value = column[docnum]
             if value:
-                article_id, _, digest = value.rpartition(" ")
+                article_id, _, digest = value.decode("utf-8").rpartition(" ")
                 hashes[article_id] = digest
     return hashes
 
@@ -156,7 +156,6 @@ def passage_documents(article: Article, digest: str) -> Iterator[dict]:
     for number, (text, kind) in enumerate(paragraphs):
         views = analyse_passage(text)
         doc = {
-            "id": f"{article.id}#{number}",
             "article_id": article.id,
             "paragraph": number,
             "kind": kind,
@@ -166,16 +165,19 @@ def passage_documents(article: Article, digest: str) -> Iterator[dict]:
             "_stored_text": text,
             "word": views["word"],
         }
-        for name in ("date", "url", "author", *FILTER_FIELDS):
-            value = getattr(article, name)
-            if value:
-                doc[name] = value
+        if number == 0:
+            for name in ARTICLE_FIELDS:
+                value = getattr(article, name)
+                if value:
+                    doc[name] = value
+        elif article.date:
+            doc["date"], doc["_stored_date"] = article.date, None  # indexed, not stored
         for name in FILTER_FIELDS:
             value = getattr(article, name)
             if value:
                 doc[f"{name}_key"] = fold(value)
         if number == 0:
-            doc["article_hash"] = f"{article.id} {digest}"
+            doc["article_hash"] = f"{article.id} {digest}".encode()
         yield doc
 
 

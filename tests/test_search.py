@@ -4,7 +4,8 @@ import unicodedata
 import pytest
 
 from indexer import store
-from indexer.search import BadRequest, Filters, SearchService
+from indexer.articles import Article, Paragraph
+from indexer.search import BadRequest, Filters, SearchService, _article_fields
 from indexer.text import new_tone_style
 
 SEED_ID = "000_e79570c1fe97e7a4"
@@ -276,3 +277,53 @@ def test_abbreviation_searches_its_long_form_as_written(tmp_path):
     service = SearchService(tmp_path / "ix")
     assert [h.article_id for h in service.search("TP HCM mưa lớn").results] == ["city"]
     assert [h.article_id for h in service.search("tp hcm mua lon").results] == ["city"]
+
+
+def _article(number: int) -> Article:
+    paragraphs = tuple(
+        Paragraph(f"Đoạn {i} của bài {number}, ghi chú kỳ lân{i}.") for i in range(4)
+    )
+    return Article(
+        f"a{number}",
+        f"Bài số {number}",
+        paragraphs,
+        date=f"2024-01-{number + 1:02d}",
+        category=f"Mục {number % 3}",
+        source=f"nguon{number}.vn",
+        url=f"https://nguon{number}.vn/{number}",
+    )
+
+
+def test_every_passage_of_an_article_shows_its_metadata(tmp_path, monkeypatch):
+    """Metadata is stored once per article, and found again after segments merge."""
+    target = tmp_path / "ix"
+    monkeypatch.setattr(store, "MAX_SEGMENTS", 2)  # the third round merges
+    for first in (0, 5, 10, 15):
+        store.index_articles(target, [_article(n) for n in range(first, first + 5)], workers=1)
+    store.delete_articles(target, ["a6"])  # a gap of deleted passages in a segment
+    service = SearchService(target)
+    page = service.search("kỳ lân3", per_page=100)
+    assert len(page.results) == 19
+    for hit in page.results:
+        number = int(hit.article_id[1:])
+        assert hit.paragraph == 3 and hit.id == f"a{number}#3"
+        expected = _article(number)
+        assert (hit.date, hit.category, hit.source, hit.url) == (
+            expected.date,
+            expected.category,
+            expected.source,
+            expected.url,
+        )
+    assert service.search("kỳ lân2", filters=Filters(date_from="2024-01-19")).total == 2
+    assert sorted(service.facet_values("category")) == ["Mục 0", "Mục 1", "Mục 2"]
+    service.close()
+
+
+def test_metadata_is_found_by_article_id_when_passages_are_not_in_order(service):
+    """The fallback of ``_article_fields``: a passage number that does not lead back."""
+    searcher = service.searcher()
+    docnum = next(iter(searcher.document_numbers(article_id=SEED_ID)))
+    passage = dict(searcher.stored_fields(docnum), paragraph=docnum + 5)
+    found = _article_fields(searcher, docnum, passage)
+    assert found["paragraph"] == 0 and found["article_id"] == SEED_ID
+    assert found.get("date") == service.article(SEED_ID).date
