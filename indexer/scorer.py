@@ -24,6 +24,11 @@ from indexer.postings import POSITION_BITS, PostingsCache, deleted, lengths
 _EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0))
 
 
+# Scoring over given documents looks each one up in a posting list (a binary search):
+# worth it only for far fewer documents than postings.
+WITHIN_RATIO = 8
+
+
 class TimeLimit(Exception):
     """Raised when a search runs past its deadline."""
 
@@ -154,22 +159,40 @@ class _Segment:
         ids, weights = self.cache.postings(self.reader, q.fieldname, btext)
         if not len(ids):
             return _EMPTY
+        return ids, self._term_scores(q, btext, ids, weights)
+
+    def _term_scores(
+        self, q: wq.Term, btext: bytes, ids: np.ndarray, weights: np.ndarray
+    ) -> np.ndarray:
+        """BM25F scores of the term's postings ``ids`` with term frequencies ``weights``."""
         field = self.reader.schema[q.fieldname]
         # Weights may be cached as uint8 (``postings._compact``): every expression below
         # multiplies them by a Python float first, which gives float64, exactly.
         if not field.scorable:
-            return ids, weights * float(q.boost)
+            return weights * float(q.boost)
         b = self.weighting._field_B.get(q.fieldname, self.weighting.B)
         k1 = self.weighting.K1
         idf = self.top.idf(q.fieldname, btext)
         avgfl = self.averages.get(q.fieldname)
         if avgfl is None:
             avgfl = self.averages[q.fieldname] = self.top.avg_field_length(q.fieldname) or 1
-        length = lengths(self.reader, q.fieldname)[ids]
-        scores = idf * ((weights * (k1 + 1)) / (weights + k1 * ((1 - b) + b * length / avgfl)))
+        norms = self._norms(q.fieldname, b, k1, avgfl)[ids]
+        scores = idf * ((weights * (k1 + 1)) / (weights + norms))
         if q.boost != 1.0:
             scores = scores * q.boost
-        return ids, scores
+        return scores
+
+    def _norms(self, fieldname: str, b: float, k1: float, avgfl: float) -> np.ndarray:
+        """``k1 * ((1 - b) + b * length / avgfl)`` of every document of the segment: the
+        length part of BM25's denominator, the same for every term of a field until the
+        index changes (and with it the average length). Kept with the segment's reader."""
+        cache = self.reader.__dict__.setdefault("_vnsearch_norms", {})
+        key = (b, k1, avgfl)
+        found = cache.get(fieldname)
+        if found is None or found[0] != key:
+            length = lengths(self.reader, fieldname)
+            found = cache[fieldname] = (key, k1 * ((1 - b) + b * length / avgfl))
+        return found[1]
 
     def _whoosh(self, q: wq.Query) -> tuple[np.ndarray, np.ndarray]:
         """Any other query shape, through Whoosh's own matcher."""
@@ -208,27 +231,25 @@ class _Segment:
         return ids, scores * q.boost if q.boost != 1.0 else scores
 
     def _and(self, q: wq.And) -> tuple[np.ndarray, np.ndarray]:
-        parts = [self.evaluate(s) for s in q.subqueries]
-        if not parts or any(not len(p[0]) for p in parts):
-            return _EMPTY
-        parts.sort(key=lambda p: len(p[0]))
-        ids, scores = parts[0]
-        for other_ids, other_scores in parts[1:]:
-            found, at = _members(ids, other_ids)
-            ids, scores = ids[found], scores[found] + other_scores[at[found]]
+        # The part with the fewest postings is scored in full, the others only over the
+        # documents left: a common syllable's long list is searched, not scored.
+        parts = sorted(q.subqueries, key=self._size)
+        ids, scores = self.evaluate(parts[0])
+        for part in parts[1:]:
             if not len(ids):
                 return _EMPTY
+            found, part_scores = self._within(part, ids)
+            ids, scores = ids[found], scores[found] + part_scores[found]
+        if not len(ids):
+            return _EMPTY
         return ids, scores * q.boost if q.boost != 1.0 else scores
 
     def _and_maybe(self, q: wq.AndMaybe) -> tuple[np.ndarray, np.ndarray]:
         ids, scores = self.evaluate(q.a)
         if not len(ids):
             return _EMPTY
-        maybe_ids, maybe_scores = self.evaluate(q.b)
-        found, at = _members(ids, maybe_ids)
-        scores = scores.copy()
-        scores[found] += maybe_scores[at[found]]
-        return ids, scores
+        _, maybe_scores = self._within(q.b, ids)
+        return ids, scores + maybe_scores
 
     def _and_not(self, q: wq.AndNot) -> tuple[np.ndarray, np.ndarray]:
         ids, scores = self.evaluate(q.a)
@@ -237,6 +258,63 @@ class _Segment:
         gone, _ = self.evaluate(q.b)
         found, _ = _members(ids, gone)
         return ids[~found], scores[~found]
+
+    # The same, over given documents only
+
+    def _size(self, q: wq.Query) -> float:
+        """Postings under ``q`` (an upper bound of its matches); infinite if unknown."""
+        kind = type(q)
+        if kind is wq.Term:
+            btext = self._btext(q)
+            if btext is None:
+                return 0
+            return len(self.cache.postings(self.reader, q.fieldname, btext)[0])
+        if kind is wq.Or:
+            return sum(self._size(s) for s in q.subqueries)
+        if kind in (wq.And, wq.Sequence):
+            return min((self._size(s) for s in q.subqueries), default=0)
+        if kind in (wq.AndMaybe, wq.AndNot):
+            return self._size(q.a)
+        return float("inf")
+
+    def _within(self, q: wq.Query, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mask over sorted ``ids`` of the documents ``q`` matches, their scores, 0.0 for
+        the others): what ``evaluate`` gives for those documents, without scoring the rest.
+        """
+        self._check_time()
+        kind = type(q)
+        if len(ids) * WITHIN_RATIO > self._size(q):
+            kind = None  # few postings for so many documents: scoring them all is cheaper
+        if kind is wq.Term:
+            btext = self._btext(q)
+            if btext is None:
+                return np.zeros(len(ids), dtype=bool), np.zeros(len(ids))
+            term_ids, weights = self.cache.postings(self.reader, q.fieldname, btext)
+            found, at = _members(ids, term_ids)
+            scores = np.zeros(len(ids))
+            at = at[found]
+            scores[found] = self._term_scores(q, btext, term_ids[at], weights[at])
+            return found, scores
+        if kind in (wq.Or, wq.And):
+            found = np.zeros(len(ids), dtype=bool) if kind is wq.Or else np.ones(len(ids), bool)
+            scores = np.zeros(len(ids))
+            for sub in q.subqueries:
+                sub_found, sub_scores = self._within(sub, ids)
+                found = found | sub_found if kind is wq.Or else found & sub_found
+                scores += sub_scores
+            if kind is wq.And:
+                scores[~found] = 0.0
+            return found, scores * q.boost if q.boost != 1.0 else scores
+        if kind is wq.AndMaybe:
+            found, scores = self._within(q.a, ids)
+            _, maybe_scores = self._within(q.b, ids)
+            return found, np.where(found, scores + maybe_scores, 0.0)
+        # Anything else: evaluated in full, then looked up.
+        all_ids, all_scores = self.evaluate(q)
+        found, at = _members(ids, all_ids)
+        scores = np.zeros(len(ids))
+        scores[found] = all_scores[at[found]]
+        return found, scores
 
     # Adjacent syllables
 

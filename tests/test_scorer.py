@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from whoosh import collectors
 
 from indexer import query, scorer, store
@@ -120,3 +123,33 @@ def test_cache_stays_within_its_budget(service):
     for text in QUERIES:
         scorer.search(searcher, planner.plan(query.parse(text)).loose, WEIGHTING, cache, 10)
         assert cache._bytes <= 2_000 or len(cache._items) == 1
+
+
+def _subqueries(q):
+    yield q
+    for sub in getattr(q, "subqueries", ()):
+        yield from _subqueries(sub)
+    for sub in (getattr(q, "a", None), getattr(q, "b", None)):
+        if sub is not None:
+            yield from _subqueries(sub)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), share=st.floats(0.01, 1.0))
+def test_scoring_within_documents_equals_scoring_all(service, seed, share):
+    """``_within`` (AND and AND-MAYBE score only the documents left) gives, for those
+    documents, what scoring every document gives."""
+    searcher = service.searcher()
+    sub, _ = scorer._segments(searcher)[0]
+    segment = scorer._Segment(searcher, sub, WEIGHTING, PostingsCache(), None, {})
+    rng = np.random.default_rng(seed)
+    size = sub.reader().doc_count_all()
+    ids = np.flatnonzero(rng.random(size) < share).astype(np.int32)
+    for _text, plan in plans(service, searcher):
+        for q in _subqueries(plan.loose):
+            all_ids, all_scores = segment.evaluate(q)
+            found, scores = segment._within(q, ids)
+            assert ids[found].tolist() == np.intersect1d(ids, all_ids).tolist()
+            expected = dict(zip(all_ids.tolist(), all_scores.tolist(), strict=True))
+            assert scores[found] == pytest.approx([expected[d] for d in ids[found].tolist()])
+            assert not scores[~found].any()
