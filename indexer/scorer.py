@@ -234,6 +234,8 @@ class _Segment:
         # The part with the fewest postings is scored in full, the others only over the
         # documents left: a common syllable's long list is searched, not scored.
         parts = sorted(q.subqueries, key=self._size)
+        if not parts:
+            return _EMPTY
         ids, scores = self.evaluate(parts[0])
         for part in parts[1:]:
             if not len(ids):

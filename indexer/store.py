@@ -166,6 +166,7 @@ def passage_documents(article: Article, digest: str) -> Iterator[dict]:
             "word": views["word"],
         }
         if number == 0:
+            doc["article_hash"] = f"{article.id} {digest}".encode()
             for name in ARTICLE_FIELDS:
                 value = getattr(article, name)
                 if value:
@@ -176,8 +177,6 @@ def passage_documents(article: Article, digest: str) -> Iterator[dict]:
             value = getattr(article, name)
             if value:
                 doc[f"{name}_key"] = fold(value)
-        if number == 0:
-            doc["article_hash"] = f"{article.id} {digest}".encode()
         yield doc
 
 
