@@ -15,7 +15,8 @@ import os
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pickle import loads
 
 import numpy as np
@@ -160,69 +161,168 @@ def _matcher(reader, fieldname: str, btext: bytes):
         return None
 
 
+@dataclass(frozen=True)
+class Leaves:
+    """A reader's segments and where each starts in its document numbering.
+
+    Posting arrays are kept in this numbering, one array per term for the whole index:
+    a query is then scored once, not once per segment (a dozen segments made the same
+    small numpy steps a dozen times over).
+    """
+
+    readers: tuple
+    keys: tuple[str, ...]
+    offsets: tuple[int, ...]
+    size: int  # documents, deleted ones included
+
+    @property
+    def layout(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        return self.keys, self.offsets
+
+    @classmethod
+    def of(cls, reader) -> Leaves:
+        """The leaves of a segment reader or a multi-segment reader; kept with it."""
+        found = reader.__dict__.get("_vnsearch_leaves")
+        if found is None:
+            pairs = list(reader.leaf_readers())
+            found = cls(
+                tuple(r for r, _ in pairs),
+                tuple(segment_key(r) for r, _ in pairs),
+                tuple(int(o) for _, o in pairs),
+                reader.doc_count_all(),
+            )
+            reader.__dict__["_vnsearch_leaves"] = found
+        return found
+
+
+@dataclass
+class _Entry:
+    """Arrays of one term over a whole index, and which slice came from which segment."""
+
+    arrays: tuple[np.ndarray, ...]
+    pieces: dict[str, tuple[int, int, int]]  # segment key -> (start, end, doc offset)
+    layout: tuple[tuple[str, ...], tuple[int, ...]]
+    nbytes: int
+
+
+_IDS, _KEYS = "ids", "keys"  # how an entry's first array holds document numbers
+
+
+def _shift(arrays: tuple[np.ndarray, ...], kind: str, delta: int) -> tuple[np.ndarray, ...]:
+    """The same postings numbered ``delta`` documents further on."""
+    if not delta:
+        return arrays
+    first = arrays[0] + (delta << POSITION_BITS if kind == _KEYS else delta)
+    return (first.astype(arrays[0].dtype, copy=False), *arrays[1:])
+
+
 class PostingsCache:
-    """Posting arrays per (segment, field, term), size-bounded, least recently used out.
+    """Posting arrays per (field, term) over a whole index, size-bounded, least recently
+    used out.
 
     Two kinds per term: (document numbers, term frequencies) for scoring, and the sorted
-    occurrence keys for phrases, read only when a phrase needs them.
+    occurrence keys for phrases, read only when a phrase needs them. Each array is the
+    concatenation of the term's postings in every segment, renumbered; when the index
+    changes, the slices of segments still live are reused and only new segments are read.
     """
 
     def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
+        self._items: OrderedDict[tuple, _Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
     def postings(self, reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted segment-local document numbers and weights (deleted documents included;
-        weights in one byte each when they fit, see ``_compact``)."""
-
-        def read() -> tuple[np.ndarray, np.ndarray]:
-            m = _matcher(reader, fieldname, btext)
-            if m is None:
-                return _EMPTY_IDS, _EMPTY_WEIGHTS
-            return _read_leaf(m) if isinstance(m, whoosh3.W3LeafMatcher) else _read_any(m)
-
-        return self._cached((segment_key(reader), fieldname, btext), read)
+        """Sorted document numbers of ``reader`` (deleted documents included) and term
+        frequencies (one byte each when they fit, see ``_compact``)."""
+        return self._cached(Leaves.of(reader), (fieldname, btext), _IDS)
 
     def positions(self, reader, fieldname: str, btext: bytes) -> np.ndarray:
         """Sorted keys ``document << POSITION_BITS | position`` of every occurrence."""
+        return self._cached(Leaves.of(reader), (fieldname, btext, "positions"), _KEYS)[0]
 
-        def read() -> tuple[np.ndarray]:
-            m = _matcher(reader, fieldname, btext)
-            if m is None:
-                return (_EMPTY_KEYS,)
-            if isinstance(m, whoosh3.W3LeafMatcher):
-                return (_read_positions(m),)
-            keys = []
-            while m.is_active():
-                keys.extend(m.id() << POSITION_BITS | p for p in m.value_as("positions"))
-                m.next()
-            return (np.asarray(keys, dtype=np.int64),)
-
-        return self._cached((segment_key(reader), fieldname, btext, "positions"), read)[0]
-
-    def _cached(self, key: tuple, read: Callable[[], tuple[np.ndarray, ...]]):
+    def _cached(self, leaves: Leaves, key: tuple, kind: str) -> tuple[np.ndarray, ...]:
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
-                return found
-        found = read()
+                if found.layout == leaves.layout:
+                    return found.arrays
+        entry = self._build(leaves, key, kind, found)
         with self._lock:
-            if key not in self._items:
-                self._items[key] = found
-                self._bytes += _size(found)
-                while self._bytes > self.max_bytes and len(self._items) > 1:
-                    _, dropped = self._items.popitem(last=False)
-                    self._bytes -= _size(dropped)
-        return found
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            self._items[key] = entry
+            self._bytes += entry.nbytes
+            while self._bytes > self.max_bytes and len(self._items) > 1:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= dropped.nbytes
+        return entry.arrays
+
+    @staticmethod
+    def _build(leaves: Leaves, key: tuple, kind: str, previous: _Entry | None) -> _Entry:
+        fieldname, btext = key[0], key[1]
+        parts: list[tuple[np.ndarray, ...]] = []
+        pieces: dict[str, tuple[int, int, int]] = {}
+        start = 0
+        for reader, segment, offset in zip(
+            leaves.readers, leaves.keys, leaves.offsets, strict=True
+        ):
+            kept = previous.pieces.get(segment) if previous is not None else None
+            if kept is not None:
+                begin, end, was = kept
+                part = _shift(tuple(a[begin:end] for a in previous.arrays), kind, offset - was)
+            else:
+                read = _read_keys if kind == _KEYS else _read_postings
+                part = _shift(read(reader, fieldname, btext), kind, offset)
+            count = len(part[0])
+            pieces[segment] = (start, start + count, offset)
+            start += count
+            parts.append(part)
+        parts = [p for p in parts if len(p[0])]
+        if len(parts) == 1:
+            arrays = parts[0]
+        elif not parts:
+            arrays = (_EMPTY_KEYS,) if kind == _KEYS else (_EMPTY_IDS, _EMPTY_WEIGHTS)
+        else:
+            arrays = tuple(_concatenate([p[i] for p in parts]) for i in range(len(parts[0])))
+        return _Entry(arrays, pieces, leaves.layout, _size(arrays))
 
     def retain(self, live_segments: set[str]) -> None:
-        """Forget the postings of segments that are gone (merged away or replaced)."""
+        """Forget the arrays that hold nothing of a live segment (their terms are only in
+        segments merged away or replaced); the others are renumbered when next used."""
         with self._lock:
-            for key in [k for k in self._items if k[0] not in live_segments]:
-                self._bytes -= _size(self._items.pop(key))
+            for key in [k for k, e in self._items.items() if not live_segments & e.pieces.keys()]:
+                self._bytes -= self._items.pop(key).nbytes
+
+
+def _concatenate(arrays: list[np.ndarray]) -> np.ndarray:
+    """One array of the parts, in the widest of their types (weights may be one byte in
+    one segment and float in another)."""
+    return np.concatenate(arrays, dtype=np.result_type(*arrays))
+
+
+def _read_postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """One segment's postings of a term, numbered within the segment."""
+    m = _matcher(reader, fieldname, btext)
+    if m is None:
+        return _EMPTY_IDS, _EMPTY_WEIGHTS
+    return _read_leaf(m) if isinstance(m, whoosh3.W3LeafMatcher) else _read_any(m)
+
+
+def _read_keys(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray]:
+    """One segment's occurrence keys of a term, numbered within the segment."""
+    m = _matcher(reader, fieldname, btext)
+    if m is None:
+        return (_EMPTY_KEYS,)
+    if isinstance(m, whoosh3.W3LeafMatcher):
+        return (_read_positions(m),)
+    keys = []
+    while m.is_active():
+        keys.extend(m.id() << POSITION_BITS | p for p in m.value_as("positions"))
+        m.next()
+    return (np.asarray(keys, dtype=np.int64),)
 
 
 def _size(arrays: tuple[np.ndarray, ...]) -> int:
@@ -333,6 +433,37 @@ def lengths(reader, fieldname: str) -> np.ndarray | None:
             # Documents past the column's end have no terms in the field.
             cache[fieldname] = np.pad(found, (0, missing)) if missing > 0 else found
     return cache[fieldname]
+
+
+def all_lengths(reader, fieldname: str) -> np.ndarray | None:
+    """``lengths`` of every document of a (multi-segment) reader; kept with the reader."""
+    cache = reader.__dict__.setdefault("_vnsearch_all_lengths", {})
+    if fieldname not in cache:
+        leaves = Leaves.of(reader)
+        parts = [lengths(leaf, fieldname) for leaf in leaves.readers]
+        if all(p is None for p in parts):
+            cache[fieldname] = None
+        else:  # a segment without the column has no terms in the field: lengths 0
+            parts = [
+                np.zeros(leaf.doc_count_all(), dtype=np.uint32) if p is None else p
+                for leaf, p in zip(leaves.readers, parts, strict=True)
+            ]
+            cache[fieldname] = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return cache[fieldname]
+
+
+def all_deleted(reader) -> np.ndarray:
+    """Sorted numbers of the deleted documents of a (multi-segment) reader."""
+    cache = reader.__dict__
+    if "_vnsearch_all_deleted" not in cache:
+        leaves = Leaves.of(reader)
+        parts = [
+            deleted(leaf) + offset
+            for leaf, offset in zip(leaves.readers, leaves.offsets, strict=True)
+        ]
+        found = np.concatenate(parts).astype(np.int32) if parts else _EMPTY_IDS
+        cache["_vnsearch_all_deleted"] = found
+    return cache["_vnsearch_all_deleted"]
 
 
 def deleted(reader) -> np.ndarray:

@@ -3,14 +3,18 @@
 Whoosh 2.7.4 scores a query by walking a tree of matchers one posting at a time in pure
 Python; a question over hundreds of thousands of passages then takes seconds. The query
 shapes the planner builds (terms, OR, AND, AND-MAYBE, AND-NOT, adjacent sequences) are
-evaluated here with numpy over whole posting lists instead, one segment at a time, with
-the same formula and the same statistics as Whoosh's BM25F. The ranking is Whoosh's own
+evaluated here with numpy over whole posting lists instead, with the same formula and the
+same statistics as Whoosh's BM25F. Every segment's postings are numbered as the searcher
+numbers documents (``postings.PostingsCache``), so a query is evaluated once over the
+whole index, not once per segment. The ranking is Whoosh's own
 (a test compares the two on many queries); any other query shape falls back to Whoosh's
 matcher for that part of the tree.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 import time
 from dataclasses import dataclass
 
@@ -19,14 +23,57 @@ from whoosh import query as wq
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from indexer.postings import POSITION_BITS, PostingsCache, deleted, lengths
+from indexer.postings import POSITION_BITS, PostingsCache, all_deleted, all_lengths
 
 _EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0))
+
+
+def _merge_runs(parts) -> tuple[np.ndarray, np.ndarray]:
+    """The union of ``parts`` (each sorted), their scores summed in part order: a stable
+    sort merges the sorted runs."""
+    all_ids = np.concatenate([p[0] for p in parts])
+    order = np.argsort(all_ids, kind="stable")
+    ids = all_ids[order]
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    scores = np.add.reduceat(np.concatenate([p[1] for p in parts])[order], starts)
+    return ids[starts], scores
 
 
 # Scoring over given documents looks each one up in a posting list (a binary search):
 # worth it only for far fewer documents than postings.
 WITHIN_RATIO = 8
+# An OR of more postings than a fifth of the index adds them into an array over every
+# document; fewer are merged as sorted runs (measured on the news corpus: the array costs
+# a pass over the whole index, the merge grows with the postings' logarithm).
+DENSE_SHARE = 5
+# A lookup of many documents in a long list goes through an array over every document
+# instead of a binary search when the documents are more than a sixth of the list.
+DENSE_LOOKUP = 6
+
+
+class _Scratch(threading.local):
+    """Arrays over every document, reused from query to query in each thread: a fresh
+    one costs its memory's page faults (a few milliseconds for the news corpus), more
+    than the adding itself. Kept all zero (``at`` all -1) between uses."""
+
+    def __init__(self) -> None:
+        self.total = np.zeros(0)
+        self.hit = np.zeros(0, dtype=bool)
+        self.at = np.zeros(0, dtype=np.int32)
+
+    def arrays(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if len(self.total) < size:
+            self.total = np.zeros(size)
+            self.hit = np.zeros(size, dtype=bool)
+            self.at = np.full(size, -1, dtype=np.int32)
+        return self.total[:size], self.hit[:size], self.at[:size]
+
+    def drop(self) -> None:
+        """Forget the arrays after a failure left them in an unknown state."""
+        self.__init__()
+
+
+_SCRATCH = _Scratch()
 
 
 class TimeLimit(Exception):
@@ -53,27 +100,18 @@ def search(
     filter_query: wq.Query | None = None,
     time_limit: float | None = None,
 ) -> Scored:
-    """Score ``query`` over every segment; ties go to the lower document number."""
+    """Score ``query`` over the whole index; ties go to the lower document number."""
     deadline = time.monotonic() + time_limit if time_limit else None
-    id_parts, score_parts = [], []
-    averages: dict[str, float] = {}  # field -> average length, for every segment
-    for sub, offset in _segments(searcher):
-        segment = _Segment(searcher, sub, weighting, cache, deadline, averages)
-        ids, scores = segment.evaluate(query)
-        gone = deleted(sub.reader())
-        if len(ids) and len(gone):
-            keep = ~np.isin(ids, gone, assume_unique=True)
-            ids, scores = ids[keep], scores[keep]
-        if len(ids) and filter_query is not None:
-            allowed, _ = segment.evaluate(filter_query)
-            keep = np.isin(ids, allowed, assume_unique=True)
-            ids, scores = ids[keep], scores[keep]
-        id_parts.append(ids.astype(np.int64) + offset)
-        score_parts.append(scores)
-    if not id_parts:
-        return Scored(0, [])
-    ids = np.concatenate(id_parts)
-    scores = np.concatenate(score_parts)
+    index = _Index(searcher, weighting, cache, deadline)
+    ids, scores = index.evaluate(query)
+    gone = all_deleted(index.reader)
+    if len(ids) and len(gone):
+        keep = ~np.isin(ids, gone, assume_unique=True)
+        ids, scores = ids[keep], scores[keep]
+    if len(ids) and filter_query is not None:
+        allowed, _ = index.evaluate(filter_query)
+        keep = np.isin(ids, allowed, assume_unique=True)
+        ids, scores = ids[keep], scores[keep]
     total = len(ids)
     if total > limit:
         # Everything that can reach the first ``limit``, ties at the cut included.
@@ -84,35 +122,41 @@ def search(
     return Scored(total, [(float(scores[i]), int(ids[i])) for i in order])
 
 
-def _segments(searcher: Searcher):
-    if searcher.is_atomic():
-        return [(searcher, 0)]
-    return searcher.subsearchers
-
-
-def _members(ids: np.ndarray, within: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mask over ``ids`` of those in sorted ``within``, their positions in ``within``)."""
+def _members(ids: np.ndarray, within: np.ndarray, size: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(mask over ``ids`` of those in sorted ``within``, their positions in ``within``);
+    ``size``: the number of documents, if known (for a lookup through ``_SCRATCH``)."""
     if not len(within):
         return np.zeros(len(ids), dtype=bool), np.zeros(len(ids), dtype=np.intp)
+    if size and len(ids) * DENSE_LOOKUP > len(within):
+        _, _, where = _SCRATCH.arrays(size)
+        try:
+            where[within] = np.arange(len(within), dtype=np.int32)
+            at = where[ids]
+            where[within] = -1
+        except BaseException:
+            _SCRATCH.drop()
+            raise
+        found = at >= 0
+        return found, np.where(found, at, 0)
     at = np.searchsorted(within, ids)
     at_clipped = np.minimum(at, len(within) - 1)
     return within[at_clipped] == ids, at_clipped
 
 
-class _Segment:
-    """Evaluates query trees against one segment; document numbers are segment-local."""
+class _Index:
+    """Evaluates query trees against a searcher's whole index, in its document numbers."""
 
-    def __init__(
-        self, top: Searcher, sub: Searcher, weighting, cache, deadline, averages: dict
-    ) -> None:
+    def __init__(self, top: Searcher, weighting, cache, deadline) -> None:
         self.top = top
-        self.sub = sub
-        self.reader = sub.reader()
+        self.reader = top.reader()
+        self.schema = self.reader.schema
         self.weighting = weighting
         self.cache = cache
         self.deadline = deadline
         self.size = self.reader.doc_count_all()
-        self.averages = averages
+        self.averages: dict[str, float] = {}  # field -> average length
+        # id(query) -> (query, postings under it); the query is kept so its id stays its own.
+        self._sizes: dict[int, tuple[wq.Query, float]] = {}
 
     def _check_time(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -143,12 +187,12 @@ class _Segment:
     # Leaves
 
     def _btext(self, q: wq.Term) -> bytes | None:
-        if q.fieldname not in self.reader.schema:
+        if q.fieldname not in self.schema:
             return None
         if isinstance(q.text, bytes):
             return q.text
         try:
-            return self.reader.schema[q.fieldname].to_bytes(q.text)
+            return self.schema[q.fieldname].to_bytes(q.text)
         except ValueError:
             return None
 
@@ -165,46 +209,59 @@ class _Segment:
         self, q: wq.Term, btext: bytes, ids: np.ndarray, weights: np.ndarray
     ) -> np.ndarray:
         """BM25F scores of the term's postings ``ids`` with term frequencies ``weights``."""
-        field = self.reader.schema[q.fieldname]
+        field = self.schema[q.fieldname]
         # Weights may be cached as uint8 (``postings._compact``): every expression below
         # multiplies them by a Python float first, which gives float64, exactly.
         if not field.scorable:
             return weights * float(q.boost)
         b = self.weighting._field_B.get(q.fieldname, self.weighting.B)
         k1 = self.weighting.K1
-        idf = self.top.idf(q.fieldname, btext)
+        idf = self._idf(q.fieldname, btext)
         avgfl = self.averages.get(q.fieldname)
         if avgfl is None:
             avgfl = self.averages[q.fieldname] = self.top.avg_field_length(q.fieldname) or 1
-        norms = self._norms(q.fieldname, b, k1, avgfl)[ids]
-        scores = idf * ((weights * (k1 + 1)) / (weights + norms))
+        # idf * ((weights * (k1 + 1)) / (weights + norms)) * boost, in place: the same
+        # operations in the same order, without an array allocated for each step.
+        denominator = np.take(self._norms(q.fieldname, b, k1, avgfl), ids)
+        np.add(denominator, weights, out=denominator)
+        scores = np.multiply(weights, k1 + 1, dtype=np.float64)
+        np.divide(scores, denominator, out=scores)
+        np.multiply(idf, scores, out=scores)
         if q.boost != 1.0:
-            scores = scores * q.boost
+            np.multiply(scores, q.boost, out=scores)
         return scores
 
+    def _idf(self, fieldname: str, btext: bytes) -> float:
+        """Whoosh's ``WeightingModel.idf``, with the document frequency taken from the
+        postings in hand (the same count) instead of a term lookup in every segment."""
+        df = len(self.cache.postings(self.reader, fieldname, btext)[0])
+        return math.log(self.size / (df + 1)) + 1
+
     def _norms(self, fieldname: str, b: float, k1: float, avgfl: float) -> np.ndarray:
-        """``k1 * ((1 - b) + b * length / avgfl)`` of every document of the segment: the
-        length part of BM25's denominator, the same for every term of a field until the
-        index changes (and with it the average length). Kept with the segment's reader."""
+        """``k1 * ((1 - b) + b * length / avgfl)`` of every document: the length part of
+        BM25's denominator, the same for every term of a field until the index changes
+        (and with it the average length). Kept with the searcher's reader."""
         cache = self.reader.__dict__.setdefault("_vnsearch_norms", {})
         key = (b, k1, avgfl)
         found = cache.get(fieldname)
         if found is None or found[0] != key:
-            length = lengths(self.reader, fieldname)
+            length = all_lengths(self.reader, fieldname)
             found = cache[fieldname] = (key, k1 * ((1 - b) + b * length / avgfl))
         return found[1]
 
     def _whoosh(self, q: wq.Query) -> tuple[np.ndarray, np.ndarray]:
-        """Any other query shape, through Whoosh's own matcher."""
+        """Any other query shape, through Whoosh's own matchers, segment by segment."""
         context = self.top.context(weighting=self.weighting)
-        m = q.matcher(self.sub, context)
+        subs = [(self.top, 0)] if self.top.is_atomic() else self.top.subsearchers
         ids, scores = [], []
-        while m.is_active():
-            ids.append(m.id())
-            scores.append(m.score())
-            m.next()
-            if len(ids) % 4096 == 0:
-                self._check_time()
+        for sub, offset in subs:
+            m = q.matcher(sub, context)
+            while m.is_active():
+                ids.append(m.id() + offset)
+                scores.append(m.score())
+                m.next()
+                if len(ids) % 4096 == 0:
+                    self._check_time()
         return np.asarray(ids, dtype=np.int32), np.asarray(scores, dtype=np.float64)
 
     # Boolean combinations
@@ -215,20 +272,28 @@ class _Segment:
             return _EMPTY
         if len(parts) == 1:
             ids, scores = parts[0]
-        elif sum(len(p[0]) for p in parts) * 8 > self.size:
-            total = np.zeros(self.size)
-            hit = np.zeros(self.size, dtype=bool)
-            for part_ids, part_scores in parts:
-                total[part_ids] += part_scores  # ids are unique within a part
-                hit[part_ids] = True
-            ids = np.flatnonzero(hit).astype(np.int32)
-            scores = total[ids]
+        elif sum(len(p[0]) for p in parts) * DENSE_SHARE > self.size:
+            ids, scores = self._add_dense(parts)
         else:
-            all_ids = np.concatenate([p[0] for p in parts])
-            ids, inverse = np.unique(all_ids, return_inverse=True)
-            scores = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]))
-            ids = ids.astype(np.int32)
+            ids, scores = _merge_runs(parts)
         return ids, scores * q.boost if q.boost != 1.0 else scores
+
+    def _add_dense(self, parts) -> tuple[np.ndarray, np.ndarray]:
+        """The union of ``parts``, their scores summed in part order, through arrays over
+        every document."""
+        total, hit, _ = _SCRATCH.arrays(self.size)
+        try:
+            for part_ids, part_scores in parts:
+                np.add.at(total, part_ids, part_scores)
+                hit[part_ids] = True
+            ids = np.flatnonzero(hit)
+            scores = total[ids]
+            total[ids] = 0.0
+            hit[ids] = False
+        except BaseException:
+            _SCRATCH.drop()
+            raise
+        return ids.astype(np.int32), scores
 
     def _and(self, q: wq.And) -> tuple[np.ndarray, np.ndarray]:
         # The part with the fewest postings is scored in full, the others only over the
@@ -258,13 +323,19 @@ class _Segment:
         if not len(ids):
             return _EMPTY
         gone, _ = self.evaluate(q.b)
-        found, _ = _members(ids, gone)
+        found, _ = _members(ids, gone, self.size)
         return ids[~found], scores[~found]
 
     # The same, over given documents only
 
     def _size(self, q: wq.Query) -> float:
         """Postings under ``q`` (an upper bound of its matches); infinite if unknown."""
+        found = self._sizes.get(id(q))
+        if found is None:
+            found = self._sizes[id(q)] = (q, self._count(q))
+        return found[1]
+
+    def _count(self, q: wq.Query) -> float:
         kind = type(q)
         if kind is wq.Term:
             btext = self._btext(q)
@@ -292,7 +363,7 @@ class _Segment:
             if btext is None:
                 return np.zeros(len(ids), dtype=bool), np.zeros(len(ids))
             term_ids, weights = self.cache.postings(self.reader, q.fieldname, btext)
-            found, at = _members(ids, term_ids)
+            found, at = _members(ids, term_ids, self.size)
             scores = np.zeros(len(ids))
             at = at[found]
             scores[found] = self._term_scores(q, btext, term_ids[at], weights[at])
@@ -311,11 +382,36 @@ class _Segment:
             found, scores = self._within(q.a, ids)
             _, maybe_scores = self._within(q.b, ids)
             return found, np.where(found, scores + maybe_scores, 0.0)
+        if type(q) is wq.Or:  # many documents: its parts in full, added up where they are
+            parts = [p for p in (self.evaluate(s) for s in q.subqueries) if len(p[0])]
+            found, scores = self._gather(parts, ids)
+            return found, scores * q.boost if q.boost != 1.0 else scores
         # Anything else: evaluated in full, then looked up.
         all_ids, all_scores = self.evaluate(q)
-        found, at = _members(ids, all_ids)
+        found, at = _members(ids, all_ids, self.size)
         scores = np.zeros(len(ids))
         scores[found] = all_scores[at[found]]
+        return found, scores
+
+    def _gather(self, parts, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mask over ``ids`` of those in any of ``parts``, their summed scores)."""
+        total, hit, _ = _SCRATCH.arrays(self.size)
+        postings = sum(len(p[0]) for p in parts)
+        try:
+            for part_ids, part_scores in parts:
+                np.add.at(total, part_ids, part_scores)
+                hit[part_ids] = True
+            found, scores = hit[ids], total[ids]
+            if postings * 8 > self.size:  # clearing all is cheaper than clearing each
+                total.fill(0.0)
+                hit.fill(False)
+            else:
+                for part_ids, _ in parts:
+                    total[part_ids] = 0.0
+                    hit[part_ids] = False
+        except BaseException:
+            _SCRATCH.drop()
+            raise
         return found, scores
 
     # Adjacent syllables
@@ -323,7 +419,7 @@ class _Segment:
     def _positional(self, q: wq.Query) -> bool:
         """Whether every leaf under ``q`` is a term of a field with positions."""
         if type(q) is wq.Term:
-            schema = self.reader.schema
+            schema = self.schema
             return q.fieldname in schema and schema[q.fieldname].format.supports("positions")
         if type(q) in (wq.Or, wq.Sequence):
             return all(self._positional(s) for s in q.subqueries)
@@ -361,6 +457,6 @@ class _Segment:
         self._check_time()
         keys = self._sequence_keys(q, ids)
         docs = np.unique(keys >> POSITION_BITS).astype(np.int32)
-        found, at = _members(docs, ids)
+        found, at = _members(docs, ids, self.size)
         scores = scores[at[found]]
         return docs[found], scores * q.boost if q.boost != 1.0 else scores

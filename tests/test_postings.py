@@ -109,3 +109,76 @@ def test_position_values_of_any_shape_are_decoded(documents):
         for p in positions
     )
     assert keys.tolist() == expected
+
+
+def _whoosh_postings(reader, fieldname, btext):
+    """(document numbers, weights) of a term over every segment, through Whoosh's matcher."""
+    ids, weights = [], []
+    for leaf, offset in reader.leaf_readers():
+        if (fieldname, btext) not in leaf:
+            continue
+        matcher = leaf.postings(fieldname, btext)
+        while matcher.is_active():
+            ids.append(matcher.id() + offset)
+            weights.append(matcher.weight())
+            matcher.next()
+    return ids, weights
+
+
+def _terms(reader, fieldname):
+    return sorted(
+        {btext for leaf, _ in reader.leaf_readers() for btext, _ in leaf.iter_field(fieldname)}
+    )
+
+
+def test_postings_of_every_segment_are_numbered_as_the_searcher_numbers_them(tmp_path, corpus_dir):
+    target = tmp_path / "index"
+    store.update_index(target, [corpus_dir], workers=1, batch_passages=40)
+    cache = postings.PostingsCache()
+    with store.open_index(target).reader() as reader:
+        assert len(reader.leaf_readers()) > 1
+        for fieldname in ("text", "word"):
+            for btext in _terms(reader, fieldname):
+                ids, weights = cache.postings(reader, fieldname, btext)
+                assert (ids.tolist(), weights.tolist()) == _whoosh_postings(
+                    reader, fieldname, btext
+                )
+        mask = (1 << postings.POSITION_BITS) - 1
+        for btext in _terms(reader, "text")[:300]:
+            expected = sorted(
+                ((key >> postings.POSITION_BITS) + offset) << postings.POSITION_BITS | key & mask
+                for leaf, offset in reader.leaf_readers()
+                if ("text", btext) in leaf
+                for key in _whoosh_keys(leaf, "text", btext)
+            )
+            assert cache.positions(reader, "text", btext).tolist() == expected
+
+
+def test_cached_postings_follow_the_index_as_it_changes(tmp_path, corpus_dir, monkeypatch):
+    """After commits that add segments, merge others away and delete documents, the kept
+    arrays are renumbered and completed: equal to reading everything afresh."""
+    target = tmp_path / "index"
+    store.update_index(target, [corpus_dir], workers=1, batch_passages=40)
+    cache = postings.PostingsCache()
+    with store.open_index(target).reader() as before:
+        old = postings.Leaves.of(before)
+        terms = _terms(before, "text")
+        for btext in terms:
+            cache.postings(before, "text", btext)
+            cache.positions(before, "text", btext)
+    monkeypatch.setattr(store, "MAX_SEGMENTS", 2)  # merge small segments (five or more)
+    for i in range(6):
+        article = Article(f"new-{i}", "Tin mới", (Paragraph(f"Mưa lớn ở Lạng Sơn, bản {i}."),))
+        store.index_articles(target, [article], workers=1)
+    store.delete_articles(target, ["committee-full"])
+    with store.open_index(target).reader() as after:
+        new = postings.Leaves.of(after)
+        was = dict(zip(old.keys, old.offsets, strict=True))
+        moved = {k for k, o in zip(new.keys, new.offsets, strict=True) if was.get(k, o) != o}
+        assert moved and set(old.keys) - set(new.keys)  # kept segments renumbered, some gone
+        fresh = postings.PostingsCache()
+        for btext in terms:
+            got, want = cache.postings(after, "text", btext), fresh.postings(after, "text", btext)
+            assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+            got = cache.positions(after, "text", btext)
+            assert got.tolist() == fresh.positions(after, "text", btext).tolist()

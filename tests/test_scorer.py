@@ -140,15 +140,13 @@ def test_scoring_within_documents_equals_scoring_all(service, seed, share):
     """``_within`` (AND and AND-MAYBE score only the documents left) gives, for those
     documents, what scoring every document gives."""
     searcher = service.searcher()
-    sub, _ = scorer._segments(searcher)[0]
-    segment = scorer._Segment(searcher, sub, WEIGHTING, PostingsCache(), None, {})
+    index = scorer._Index(searcher, WEIGHTING, PostingsCache(), None)
     rng = np.random.default_rng(seed)
-    size = sub.reader().doc_count_all()
-    ids = np.flatnonzero(rng.random(size) < share).astype(np.int32)
+    ids = np.flatnonzero(rng.random(index.size) < share).astype(np.int32)
     for _text, plan in plans(service, searcher):
         for q in _subqueries(plan.loose):
-            all_ids, all_scores = segment.evaluate(q)
-            found, scores = segment._within(q, ids)
+            all_ids, all_scores = index.evaluate(q)
+            found, scores = index._within(q, ids)
             assert ids[found].tolist() == np.intersect1d(ids, all_ids).tolist()
             expected = dict(zip(all_ids.tolist(), all_scores.tolist(), strict=True))
             assert scores[found] == pytest.approx([expected[d] for d in ids[found].tolist()])
