@@ -10,7 +10,6 @@ postings: they are read per reader and applied by the caller.
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import zlib
@@ -25,6 +24,7 @@ from whoosh.matching import ListMatcher
 from whoosh.reading import TermNotFound
 
 from indexer import whoosh_blocks  # also patches Whoosh to read both shapes of blocks
+from indexer.term_formats import COMPACT, decode_positions
 from indexer.whoosh_speedups import field_lengths
 
 POSITION_BITS = 24  # a passage has far fewer syllables than 2**24
@@ -101,9 +101,22 @@ def _blocks(m: whoosh3.W3LeafMatcher) -> Iterator[bytes]:
 
 
 def _block_ids(m: whoosh3.W3LeafMatcher, stored) -> np.ndarray:
-    """A block's document numbers from its stored ids (deltas unless ``_byteids``)."""
+    """A block's document numbers from its stored ids (deltas unless ``_byteids``), in
+    any of the shapes ``whoosh_blocks`` reads."""
+    if isinstance(stored, bytes) and not m._byteids:
+        return whoosh_blocks.unpack_ids(stored)
     ids = np.asarray(stored, dtype=np.int64)
     return ids if m._byteids else np.cumsum(ids)
+
+
+def _block_weights(weights, count: int) -> np.ndarray:
+    if weights is None:
+        return np.ones(count)
+    if isinstance(weights, float):
+        return np.full(count, weights)
+    if isinstance(weights, bytes):
+        return whoosh_blocks.unpack_weights(weights)
+    return np.fromiter(weights, dtype=np.float64, count=len(weights))
 
 
 def _read_leaf(m: whoosh3.W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
@@ -118,12 +131,7 @@ def _read_leaf(m: whoosh3.W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
         ids, weights, _values = loads(data)
         block = _block_ids(m, ids)
         id_parts.append(block)
-        if weights is None:
-            weight_parts.append(np.ones(len(block)))
-        elif isinstance(weights, float):
-            weight_parts.append(np.full(len(block), weights))
-        else:
-            weight_parts.append(np.fromiter(weights, dtype=np.float64, count=len(weights)))
+        weight_parts.append(_block_weights(weights, len(block)))
     if not id_parts:
         return _EMPTY_IDS, _EMPTY_WEIGHTS
     return np.concatenate(id_parts).astype(np.int32), _compact(np.concatenate(weight_parts))
@@ -330,10 +338,7 @@ def _size(arrays: tuple[np.ndarray, ...]) -> int:
 
 
 def _decode_positions(value: bytes) -> list[int]:
-    # Whoosh's Positions format: a 4-byte count, then a pickled list of deltas.
-    if not value.endswith(b"."):
-        value += b"."
-    return list(itertools.accumulate(loads(value[4:])))
+    return decode_positions(value)
 
 
 # A position value: 4-byte big-endian count, then pickle protocol 2 of the list of deltas:
@@ -355,8 +360,9 @@ def _keys(docs: np.ndarray, lengths: np.ndarray, blob: bytes) -> np.ndarray:
     """Sorted ``doc << POSITION_BITS | position`` keys of postings whose position values,
     ``lengths[i]`` bytes each, are laid end to end in ``blob``.
 
-    The usual shapes (one position under 256; several, each delta under 256) are read
-    with numpy for all postings at once; any other value is unpickled on its own.
+    Compact values and the usual shapes of Whoosh's (one position under 256; several,
+    each delta under 256) are read with numpy for all postings at once; any other value
+    is decoded on its own.
     """
     raw = np.frombuffer(blob, dtype=np.uint8)
     offsets = np.cumsum(lengths) - lengths
@@ -394,6 +400,16 @@ def _keys(docs: np.ndarray, lengths: np.ndarray, blob: bytes) -> np.ndarray:
     doc_parts.append(docs[multi][owner])
     position_parts.append(running - before[owner])
 
+    # Compact values (``term_formats``): the marker, then two bytes a position.
+    first_byte = np.zeros(len(docs), dtype=np.uint8)
+    nonempty = lengths > 0
+    first_byte[nonempty] = raw[offsets[nonempty]]
+    compact = np.flatnonzero(~handled & (lengths % 2 == 1) & (first_byte == COMPACT))
+    handled[compact] = True
+    owner, _, at = _items(offsets[compact] + 1, (lengths[compact] - 1) // 2)
+    doc_parts.append(docs[compact][owner])
+    position_parts.append(raw[at].astype(np.int64) | raw[at + 1].astype(np.int64) << 8)
+
     for i in np.flatnonzero(~handled).tolist():
         start = int(offsets[i])
         found = _decode_positions(blob[start : start + int(lengths[i])])
@@ -410,8 +426,9 @@ def _read_positions(m: whoosh3.W3LeafMatcher) -> np.ndarray:
     id_parts, length_parts, blobs = [], [], []
     for data in _blocks(m):
         ids, _, values = loads(data)
-        id_parts.append(_block_ids(m, ids))
-        lengths, blob = whoosh_blocks.lengths_and_blob(values, len(ids))
+        block = _block_ids(m, ids)
+        id_parts.append(block)
+        lengths, blob = whoosh_blocks.lengths_and_blob(values, len(block))
         length_parts.append(lengths)
         blobs.append(blob)
     if not id_parts:

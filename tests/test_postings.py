@@ -6,16 +6,20 @@ import pickle
 import zlib
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from whoosh.formats import Positions
 
 from indexer import postings, store
 from indexer.articles import Article, Paragraph
+from indexer.term_formats import encode_positions
 
 
-def test_block_reader_equals_unpickling_every_block(index_dir):
-    ix = store.open_index(index_dir)
+def test_block_reader_equals_unpickling_every_block(whoosh_shaped_index_dir):
+    """Blocks in Whoosh's own shape (indexes written before) are mostly read without
+    unpickling them."""
+    ix = store.open_index(whoosh_shaped_index_dir)
     read_fast = blocks = many = 0
     with ix.reader() as reader:
         for leaf, _ in reader.leaf_readers():
@@ -78,9 +82,10 @@ def _whoosh_keys(leaf, fieldname, btext):
     return keys
 
 
-def test_positions_equal_whoosh_decoding_for_every_term(index_dir):
+@pytest.mark.parametrize("shapes", ["ours", "whoosh"])
+def test_positions_equal_whoosh_decoding_for_every_term(index_dir, whoosh_shaped_index_dir, shapes):
     cache = postings.PostingsCache()
-    ix = store.open_index(index_dir)
+    ix = store.open_index(index_dir if shapes == "ours" else whoosh_shaped_index_dir)
     checked = 0
     with ix.reader() as reader:
         for leaf, _ in reader.leaf_readers():
@@ -93,13 +98,18 @@ def test_positions_equal_whoosh_decoding_for_every_term(index_dir):
 
 @given(
     st.lists(
-        st.lists(st.integers(0, 70_000), min_size=1, max_size=6, unique=True).map(sorted),
+        st.tuples(
+            st.lists(st.integers(0, 70_000), min_size=1, max_size=6, unique=True).map(sorted),
+            st.sampled_from([Positions().encode, encode_positions]),
+        ),
         max_size=40,
     )
 )
-def test_position_values_of_any_shape_are_decoded(documents):
-    """One positions value per document, with small and large positions and deltas."""
-    values = [Positions().encode(positions) for positions in documents]
+def test_position_values_of_any_shape_are_decoded(encoded):
+    """One positions value per document, in our encoding or Whoosh's, side by side, with
+    small and large positions and deltas."""
+    documents = [positions for positions, _ in encoded]
+    values = [encode(positions) for positions, encode in encoded]
     docs = np.arange(len(values), dtype=np.int64) * 3
     lengths = np.asarray([len(v) for v in values], dtype=np.int64)
     keys = postings._keys(docs, lengths, b"".join(values))

@@ -1,7 +1,8 @@
-"""Posting blocks written with packed values, and blocks in Whoosh's own shape, both read."""
+"""Posting blocks in compact shapes, and blocks in Whoosh's own shape, both read."""
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from pickle import loads
 
@@ -13,11 +14,20 @@ from indexer import whoosh_blocks
 from indexer.articles import Article, Paragraph
 from indexer.search import SearchService
 from indexer.store import index_articles, open_index
+from tests.conftest import whoosh_own_shapes
 
 
 @given(st.lists(st.binary(max_size=300), min_size=1, max_size=200))
 def test_pack_then_unpack_gives_the_values_back(values):
     assert whoosh_blocks.unpack(whoosh_blocks.pack(values), len(values)) == values
+
+
+@given(st.sets(st.integers(0, 2**31 - 1), min_size=1, max_size=300).map(sorted))
+def test_packed_ids_are_the_ids(ids):
+    packed = whoosh_blocks.pack_ids(ids)
+    assert whoosh_blocks.unpack_ids(packed).tolist() == ids
+    wide = ids[0] >= 1 << 16 or any(b - a >= 1 << 16 for a, b in itertools.pairwise(ids))
+    assert packed[:1] == (b"I" if wide else b"H")
 
 
 def _articles(prefix: str, count: int):
@@ -27,27 +37,27 @@ def _articles(prefix: str, count: int):
 
 
 def _block_values(index_dir, term: str):
-    """The third element of the first on-disk block of ``term`` in every segment."""
+    """The (ids, weights, values) of the first on-disk block of ``term`` in every segment."""
     found = []
     with open_index(index_dir).reader() as reader:
         for leaf, _ in reader.leaf_readers():
             m = leaf._terms.matcher("text", term.encode(), leaf.schema["text"].format)
             if isinstance(m, whoosh3.W3LeafMatcher):
                 data = m._postfile.get(m._dataoffset, m._nextoffset - m._dataoffset)
-                found.append(loads(zlib.decompress(data) if m._compression else data)[2])
+                found.append(loads(zlib.decompress(data) if m._compression else data))
     return found
 
 
 def test_old_and_new_blocks_side_by_side_answer_phrases(tmp_path, monkeypatch):
     target = tmp_path / "ix"
-    with monkeypatch.context() as m:  # a segment as Whoosh itself writes it
-        m.setattr(whoosh3.W3PostingsWriter, "_mini_values", whoosh_blocks._original_mini_values)
+    with whoosh_own_shapes():  # a segment as Whoosh itself writes it
         index_articles(target, _articles("old", 300), workers=1)
     index_articles(target, _articles("new", 300), workers=1)
 
-    shapes = {type(values) for values in _block_values(target, "mưa")}
-    assert shapes == {tuple, bytes}  # one segment of each kind
+    shapes = {tuple(map(type, block)) for block in _block_values(target, "mưa")}
+    assert shapes == {(tuple, float, tuple), (bytes, float, bytes)}  # one segment of each
 
+    service = SearchService(target)
     service = SearchService(target)
     page = service.search('"lạng sơn, bản tin số 7 của"', per_page=100)
     assert {hit.article_id for hit in page.results} == {"old7", "new7"}
