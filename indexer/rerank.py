@@ -92,8 +92,16 @@ def _best_window(
     hits: list[tuple[int, str]], terms: list[str], weights: dict[str, float], size: int
 ) -> float:
     total = sum(weights.get(t, 0.0) for t in set(terms))
-    if not total:
+    if not total or not hits:
         return 0.0
+    if hits[-1][0] - hits[0][0] < size:  # all within one window: the loop's sum, at once
+        seen: set[str] = set()
+        found = 0.0
+        for _, syllable in hits:
+            if syllable not in seen:
+                seen.add(syllable)
+                found += weights.get(syllable, 0.0)
+        return found / total
     inside: Counter[str] = Counter()
     best = current = 0.0
     first = 0

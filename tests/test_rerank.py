@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -70,3 +71,12 @@ def test_passage_with_the_query_in_one_sentence_ranks_first(tmp_path):
     page = service.search("sông Hồng chảy qua Hà Nội đổ ra biển nào")
     assert [hit.article_id for hit in page.results] == ["close", "spread"]
     service.close()
+
+
+@given(st.lists(st.sampled_from([*WEIGHTS, "x", "y"]), max_size=80), st.integers(1, 30))
+def test_best_window_equals_trying_every_window(syls, size):
+    terms = ["song", "hong", "ha", "noi", "khong"]
+    total = sum(WEIGHTS.get(t, 0.0) for t in terms)
+    windows = [set(syls[i : i + size]) for i in range(max(1, len(syls)))]
+    best = max(sum(WEIGHTS.get(t, 0.0) for t in w & set(terms)) for w in windows)
+    assert rerank.best_window(syls, terms, WEIGHTS, size) == pytest.approx(best / total)
