@@ -10,13 +10,14 @@ postings: they are read per reader and applied by the caller.
 
 from __future__ import annotations
 
+import io
 import os
+import struct
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pickle import loads
+from pickle import Unpickler, loads
 
 import numpy as np
 from whoosh.codec import whoosh3
@@ -91,22 +92,57 @@ def _ids_and_weights(data: bytes, count: int) -> tuple[np.ndarray, np.ndarray] |
     return ids, records["value"].astype(np.float64)
 
 
-def _blocks(m: whoosh3.W3LeafMatcher) -> Iterator[bytes]:
-    """The pickled data of each block of an on-disk posting list, decompressed."""
-    postfile = m._postfile
-    while m.is_active():
-        data = postfile.get(m._dataoffset, m._nextoffset - m._dataoffset)
-        yield zlib.decompress(data) if m._compression else data
-        m._next_block()
+_LIST_HEADER = whoosh3.WHOOSH3_HEADER_MAGIC
+_BLOCK_SIZE = struct.Struct("!i")  # a block's length; negative for the last block
 
 
-def _block_ids(m: whoosh3.W3LeafMatcher, stored) -> np.ndarray:
-    """A block's document numbers from its stored ids (deltas unless ``_byteids``), in
-    any of the shapes ``whoosh_blocks`` reads."""
-    if isinstance(stored, bytes) and not m._byteids:
+def _list_blocks(reader, fieldname: str, btext: bytes) -> list[tuple[int, bytes]] | None:
+    """(postings, decompressed data) of each block of a term's posting list in a segment,
+    the list read from disk at once; None when the segment does not hold the term.
+
+    Whoosh's matcher reads a list a few bytes at a time (the header, then each block's
+    length, statistics and data) and walks the term table the same way: that was most
+    of the cost of reading a short list. Inlined lists (never written here) raise
+    ``_Inlined``.
+    """
+    terms = reader._terms
+    try:
+        info = whoosh3.W3TermInfo.from_bytes(terms._tindex[terms._keycoder(fieldname, btext)])
+    except KeyError:
+        return None
+    if info.is_inlined():
+        raise _Inlined
+    offset, length = info.extent()
+    length = length[0] if isinstance(length, tuple) else length  # Whoosh unpacks a 1-tuple
+    raw = terms._postfile.get(offset, length)
+    if raw[: len(_LIST_HEADER)] != _LIST_HEADER:
+        raise ValueError(f"no posting list at {offset} for {fieldname}:{btext!r}")
+    stream = io.BytesIO(raw)
+    blocks = []
+    at = len(_LIST_HEADER)
+    while at < len(raw):
+        (size,) = _BLOCK_SIZE.unpack_from(raw, at)
+        stream.seek(at + _BLOCK_SIZE.size)
+        count, _, _, compression, _, _ = Unpickler(stream).load()
+        end = at + _BLOCK_SIZE.size + abs(size)
+        data = raw[stream.tell() : end]
+        blocks.append((count, zlib.decompress(data) if compression else data))
+        at = end
+        if size < 0:
+            break
+    return blocks
+
+
+class _Inlined(Exception):
+    """The term's postings are inlined in the term table: read them through Whoosh."""
+
+
+def _block_ids(stored) -> np.ndarray:
+    """A block's document numbers from its stored deltas, in any of the shapes
+    ``whoosh_blocks`` reads."""
+    if isinstance(stored, bytes):
         return whoosh_blocks.unpack_ids(stored)
-    ids = np.asarray(stored, dtype=np.int64)
-    return ids if m._byteids else np.cumsum(ids)
+    return np.cumsum(np.asarray(stored, dtype=np.int64))
 
 
 def _block_weights(weights, count: int) -> np.ndarray:
@@ -119,17 +155,17 @@ def _block_weights(weights, count: int) -> np.ndarray:
     return np.fromiter(weights, dtype=np.float64, count=len(weights))
 
 
-def _read_leaf(m: whoosh3.W3LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
+def _read_leaf(blocks: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
     """Every block of an on-disk posting list, decoded without visiting each posting."""
     id_parts, weight_parts = [], []
-    for data in _blocks(m):
-        fast = _ids_and_weights(data, m._blocklength)
+    for count, data in blocks:
+        fast = _ids_and_weights(data, count)
         if fast is not None:
-            id_parts.append(_block_ids(m, fast[0]))
+            id_parts.append(_block_ids(fast[0]))
             weight_parts.append(fast[1])
             continue
         ids, weights, _values = loads(data)
-        block = _block_ids(m, ids)
+        block = _block_ids(ids)
         id_parts.append(block)
         weight_parts.append(_block_weights(weights, len(block)))
     if not id_parts:
@@ -313,24 +349,25 @@ def _concatenate(arrays: list[np.ndarray]) -> np.ndarray:
 
 def _read_postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
     """One segment's postings of a term, numbered within the segment."""
-    m = _matcher(reader, fieldname, btext)
-    if m is None:
-        return _EMPTY_IDS, _EMPTY_WEIGHTS
-    return _read_leaf(m) if isinstance(m, whoosh3.W3LeafMatcher) else _read_any(m)
+    try:
+        blocks = _list_blocks(reader, fieldname, btext)
+    except _Inlined:
+        return _read_any(_matcher(reader, fieldname, btext))
+    return (_EMPTY_IDS, _EMPTY_WEIGHTS) if blocks is None else _read_leaf(blocks)
 
 
 def _read_keys(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray]:
     """One segment's occurrence keys of a term, numbered within the segment."""
-    m = _matcher(reader, fieldname, btext)
-    if m is None:
-        return (_EMPTY_KEYS,)
-    if isinstance(m, whoosh3.W3LeafMatcher):
-        return (_read_positions(m),)
-    keys = []
-    while m.is_active():
-        keys.extend(m.id() << POSITION_BITS | p for p in m.value_as("positions"))
-        m.next()
-    return (np.asarray(keys, dtype=np.int64),)
+    try:
+        blocks = _list_blocks(reader, fieldname, btext)
+    except _Inlined:
+        m = _matcher(reader, fieldname, btext)
+        keys = []
+        while m.is_active():
+            keys.extend(m.id() << POSITION_BITS | p for p in m.value_as("positions"))
+            m.next()
+        return (np.asarray(keys, dtype=np.int64),)
+    return (_EMPTY_KEYS,) if blocks is None else (_read_positions(blocks),)
 
 
 def _size(arrays: tuple[np.ndarray, ...]) -> int:
@@ -421,12 +458,12 @@ def _keys(docs: np.ndarray, lengths: np.ndarray, blob: bytes) -> np.ndarray:
     return keys
 
 
-def _read_positions(m: whoosh3.W3LeafMatcher) -> np.ndarray:
+def _read_positions(blocks: list[tuple[int, bytes]]) -> np.ndarray:
     """Every occurrence of an on-disk posting list, as sorted keys."""
     id_parts, length_parts, blobs = [], [], []
-    for data in _blocks(m):
+    for _count, data in blocks:
         ids, _, values = loads(data)
-        block = _block_ids(m, ids)
+        block = _block_ids(ids)
         id_parts.append(block)
         lengths, blob = whoosh_blocks.lengths_and_blob(values, len(block))
         length_parts.append(lengths)
