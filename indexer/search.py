@@ -7,9 +7,10 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from whoosh import query as wq
@@ -34,6 +35,9 @@ MAX_PER_PAGE = 100
 MAX_RESULTS = 1000  # deepest result a user can page to
 TIME_LIMIT_S = 2.0
 REFRESH_EVERY_S = 0.5
+# Pages of results kept per process, dropped whenever the index changes: a query asked
+# again (a popular search, a page reloaded, a program polling) is answered at once.
+RESULT_CACHE_PAGES = 1000
 # BM25 parameters chosen on the dev sets (benchmarks/README.md).
 WEIGHTING = scoring.BM25F(B=0.75, K1=1.2)
 
@@ -156,7 +160,9 @@ class SearchService:
     index_dir: str | os.PathLike
     abbreviations: Abbreviations = field(default_factory=load_abbreviations)
     time_limit: float = TIME_LIMIT_S
+    result_cache: int = RESULT_CACHE_PAGES  # pages kept; 0: none
     _searcher: Searcher | None = field(default=None, init=False, repr=False)
+    _results: OrderedDict[tuple, Page] = field(default_factory=OrderedDict, init=False, repr=False)
     _checked: float = field(default=0.0, init=False, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
     _vocabulary: VocabularyCache = field(default_factory=VocabularyCache, init=False, repr=False)
@@ -169,11 +175,13 @@ class SearchService:
             if self._searcher is None:
                 self._searcher = open_index(self.index_dir).searcher(weighting=WEIGHTING)
                 self._checked = now
+                self._results.clear()
             elif now - self._checked >= REFRESH_EVERY_S:
                 self._checked = now
                 try:
                     if not self._searcher.up_to_date():
                         self._searcher = self._searcher.refresh()
+                        self._results.clear()
                         live = {segment_key(r) for r, _ in self._searcher.reader().leaf_readers()}
                         self._postings.retain(live)
                 except Exception as exc:  # the directory vanished or was damaged
@@ -183,6 +191,7 @@ class SearchService:
 
     def close(self) -> None:
         with self._lock:
+            self._results.clear()
             if self._searcher is not None:
                 searcher, self._searcher = self._searcher, None
                 searcher.close()
@@ -238,8 +247,13 @@ class SearchService:
         hits: list[Hit] = []
         total = 0
         suggestion = None
+        key = (text, page, per_page, filters if filters and filters != Filters() else None)
         with self._reading():
             searcher = self.searcher()
+            found = self._results.get(key)
+            if found is not None:
+                self._results.move_to_end(key)
+                return replace(found, took_ms=round((time.perf_counter() - started) * 1000, 2))
             planner = self.planner(searcher)
             plan = planner.plan(parsed)
             if not plan.is_empty:
@@ -255,8 +269,13 @@ class SearchService:
                     hits.append(self._hit(fields, article, score, plan.exact, plan.folded))
             # Cheap unless a syllable is missing or rare in the index.
             suggestion = suggest.suggestion(text, planner.vocabulary, planner.doc_frequency)
-        took_ms = round((time.perf_counter() - started) * 1000, 2)
-        return Page(text, total, page, per_page, took_ms, tuple(hits), suggestion)
+            took_ms = round((time.perf_counter() - started) * 1000, 2)
+            result = Page(text, total, page, per_page, took_ms, tuple(hits), suggestion)
+            if self.result_cache > 0:
+                self._results[key] = result
+                while len(self._results) > self.result_cache:
+                    self._results.popitem(last=False)
+        return result
 
     def planner(self, searcher: Searcher) -> queries.QueryPlanner:
         vocabulary = self._vocabulary.for_searcher(searcher)

@@ -328,3 +328,46 @@ def test_metadata_is_found_by_article_id_when_passages_are_not_in_order(service)
     found = _article_fields(searcher, docnum, passage)
     assert found["paragraph"] == 0 and found["article_id"] == SEED_ID
     assert found.get("date") == service.article(SEED_ID).date
+
+
+def _without_time(page):
+    return {**page.to_dict(), "took_ms": None}
+
+
+def test_a_repeated_search_is_the_same_page(index_dir):
+    cached, uncached = SearchService(index_dir), SearchService(index_dir, result_cache=0)
+    for text, kwargs in [
+        ("lang son", {}),
+        ("Lạng Sơn", {"per_page": 3, "page": 2}),
+        ("an ninh", {"filters": Filters(category="Pháp luật")}),
+        ("an ninh", {"filters": Filters()}),
+    ]:
+        first = cached.search(text, **kwargs)
+        again = cached.search(text, **kwargs)
+        assert _without_time(again) == _without_time(first)
+        assert _without_time(again) == _without_time(uncached.search(text, **kwargs))
+    assert cached.search("an ninh", filters=Filters(category="Pháp luật")).total < (
+        cached.search("an ninh").total
+    )
+    cached.close()
+    uncached.close()
+
+
+def test_kept_results_are_dropped_when_the_index_changes(fresh_index, monkeypatch):
+    monkeypatch.setattr("indexer.search.REFRESH_EVERY_S", 0.0)
+    service = SearchService(fresh_index)
+    assert service.search("zyxquanh").total == 0
+    assert service.search("zyxquanh").total == 0  # asked again: the kept page
+    article = Article("unicorn", "Tin lạ", (Paragraph("Một con zyxquanh xuất hiện."),))
+    store.index_articles(fresh_index, [article], workers=1)
+    after = service.search("zyxquanh")
+    assert [hit.article_id for hit in after.results] == ["unicorn"]
+    service.close()
+
+
+def test_result_cache_keeps_at_most_its_size(index_dir):
+    service = SearchService(index_dir, result_cache=2)
+    for text in ("lang son", "an ninh", "quốc phòng", "lang son"):
+        service.search(text)
+    assert len(service._results) == 2
+    service.close()

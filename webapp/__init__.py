@@ -24,6 +24,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         PER_PAGE=10,
         ABBREVIATIONS=None,  # a user's dictionary file, added to the shipped one
         TIME_LIMIT=2.0,  # seconds a search may take before it is cut off
+        RESULT_CACHE=1000,  # pages of results kept per process until the index changes
     )
     app.config.from_prefixed_env("VNSEARCH")
     if config:
@@ -33,6 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["INDEX_DIR"],
         abbreviations=load_abbreviations(app.config["ABBREVIATIONS"]),
         time_limit=float(app.config["TIME_LIMIT"]),
+        result_cache=int(app.config["RESULT_CACHE"]),
     )
     from webapp import api, errors, pages
 
