@@ -36,6 +36,7 @@ MAX_SYLLABLES = 48  # longer queries are cut: the tail adds time, not precision
 RESTORE_SHARE = 0.5  # a word's reading restores a plain query's marks above this share
 VARIANT_PRIOR = 0.6  # how much a common reading of "lang" outweighs a rare one
 MAX_VARIANTS = 6  # accent variants searched for a syllable typed without accents
+MIN_VARIANT_SHARE = 0.01  # rarer forms (typos, mostly) of a syllable typed without accents
 COMMON_SHARE = 0.1  # in long OR queries, syllables in more passages than this are dropped
 PRUNE_MIN_CLAUSES = 4
 
@@ -169,7 +170,7 @@ class QueryPlanner:
                 boost=boost * shared / self._idf(df) * (df / total) ** VARIANT_PRIOR,
             )
             for term, df in found[:MAX_VARIANTS]
-            if term != skip
+            if term != skip and df >= MIN_VARIANT_SHARE * total
         ]
         return terms, total
 

@@ -371,3 +371,14 @@ def test_result_cache_keeps_at_most_its_size(index_dir):
         service.search(text)
     assert len(service._results) == 2
     service.close()
+
+
+def test_unaccented_syllable_leaves_out_forms_rarer_than_one_percent(tmp_path):
+    """'ong' reads ông (200 passages) and ống (5), not the typo ổng (1)."""
+    texts = ["Ông ấy đến."] * 200 + ["Ống nước vỡ."] * 5 + ["Ổng nói vậy."]
+    articles = [Article(f"a{i}", "Tin", (Paragraph(t),)) for i, t in enumerate(texts)]
+    store.index_articles(tmp_path / "ix", articles, workers=1)
+    service = SearchService(tmp_path / "ix")
+    assert service.search("ong").total == 205
+    assert service.search("ổng").total == 1  # typed with its marks, it is found
+    service.close()
