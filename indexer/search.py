@@ -10,7 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from whoosh import query as wq
@@ -88,7 +88,12 @@ class Hit:
     url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _fields_of(self)
+
+
+def _fields_of(item) -> dict[str, Any]:
+    # Not ``asdict``: its deep copy of every value took a third of a millisecond a page.
+    return {f.name: getattr(item, f.name) for f in fields(item)}
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,7 @@ class Page:
     suggestion: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = _fields_of(self)
         out["results"] = [hit.to_dict() for hit in self.results]
         return out
 
