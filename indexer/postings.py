@@ -506,17 +506,21 @@ def all_lengths(reader, fieldname: str) -> np.ndarray | None:
     return cache[fieldname]
 
 
-def all_deleted(reader) -> np.ndarray:
-    """Sorted numbers of the deleted documents of a (multi-segment) reader."""
+def all_deleted(reader) -> np.ndarray | None:
+    """A mask over every document of a (multi-segment) reader, True where deleted; None
+    when nothing is. A lookup per match instead of a sorted search: an index that took
+    many deletions (replaced articles) holds tens of thousands."""
     cache = reader.__dict__
     if "_vnsearch_all_deleted" not in cache:
         leaves = Leaves.of(reader)
-        parts = [
-            deleted(leaf) + offset
-            for leaf, offset in zip(leaves.readers, leaves.offsets, strict=True)
-        ]
-        found = np.concatenate(parts).astype(np.int32) if parts else _EMPTY_IDS
-        cache["_vnsearch_all_deleted"] = found
+        mask = None
+        for leaf, offset in zip(leaves.readers, leaves.offsets, strict=True):
+            gone = deleted(leaf)
+            if len(gone):
+                if mask is None:
+                    mask = np.zeros(leaves.size, dtype=bool)
+                mask[gone + offset] = True
+        cache["_vnsearch_all_deleted"] = mask
     return cache["_vnsearch_all_deleted"]
 
 

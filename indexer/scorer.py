@@ -105,12 +105,12 @@ def search(
     index = _Index(searcher, weighting, cache, deadline)
     ids, scores = index.evaluate(query)
     gone = all_deleted(index.reader)
-    if len(ids) and len(gone):
-        keep = ~np.isin(ids, gone, assume_unique=True)
+    if len(ids) and gone is not None:
+        keep = ~gone[ids]
         ids, scores = ids[keep], scores[keep]
     if len(ids) and filter_query is not None:
         allowed, _ = index.evaluate(filter_query)
-        keep = np.isin(ids, allowed, assume_unique=True)
+        keep, _ = _members(ids, allowed, index.size)
         ids, scores = ids[keep], scores[keep]
     total = len(ids)
     if total > limit:
