@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 import time
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from indexer import rerank, scorer, suggest
 from indexer.abbreviations import Abbreviations
 from indexer.abbreviations import load as load_abbreviations
 from indexer.highlight import highlight
-from indexer.postings import PostingsCache, segment_key
+from indexer.postings import Leaves, PostingsCache, segment_key
 from indexer.schema import FILTER_FIELDS
 from indexer.store import IndexUnavailable, open_index
 from indexer.text import fold, nfc
@@ -135,6 +136,14 @@ class ArticleView:
         return asdict(self)
 
 
+def _stored(searcher: Searcher, docnum: int) -> dict:
+    """A passage's stored fields, straight from its segment (Whoosh's own call also
+    filters them against the schema, which never changes here)."""
+    leaves = Leaves.of(searcher.reader())
+    i = bisect_right(leaves.offsets, docnum) - 1
+    return leaves.readers[i]._perdoc.stored_fields(docnum - leaves.offsets[i])
+
+
 def _article_fields(searcher: Searcher, docnum: int, fields: dict) -> dict:
     """The stored fields of the first passage of ``fields``' article, which alone holds the
     article's metadata (``schema.ARTICLE_FIELDS``).
@@ -148,7 +157,7 @@ def _article_fields(searcher: Searcher, docnum: int, fields: dict) -> dict:
         return fields
     article_id = fields.get("article_id")
     if docnum - paragraph >= 0:
-        first = searcher.stored_fields(docnum - paragraph)
+        first = _stored(searcher, docnum - paragraph)
         if first.get("article_id") == article_id and first.get("paragraph") == 0:
             return first
     found = searcher.documents(article_id=article_id)
@@ -269,7 +278,7 @@ class SearchService:
                 total = results.total
                 ranked = self._rerank(searcher, results.top_n, plan)
                 for score, docnum, fields in ranked[first : first + per_page]:
-                    fields = fields or searcher.stored_fields(docnum)
+                    fields = fields or _stored(searcher, docnum)
                     article = _article_fields(searcher, docnum, fields)
                     hits.append(self._hit(fields, article, score, plan.exact, plan.folded))
             # Cheap unless a syllable is missing or rare in the index.
@@ -304,7 +313,7 @@ class SearchService:
         best = head[0][0] if head else 0.0
         rescored = []
         for score, docnum in head:
-            fields = searcher.stored_fields(docnum)
+            fields = _stored(searcher, docnum)
             final = rerank.final_score(
                 score, best, fields.get("text", ""), fields.get("title", ""), plan
             )
