@@ -6,7 +6,8 @@ Bounded and local: it talks to 127.0.0.1 only, stops after --seconds or --max-re
 whichever comes first, and stops the server it started. Queries cycle through the fixed
 keyword set (benchmarks/queries/keywords.jsonl), accented and plain. The second phase
 starts `vnsearch index` on 5,000 corpus articles under new ids at the same moment, and
-deletes them again afterwards, leaving the index as it was.
+deletes them again afterwards, leaving the index as it was. ``--result-cache 0`` serves
+with no result pages kept, so that every request is searched.
 """
 
 from __future__ import annotations
@@ -119,11 +120,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--max-requests", type=int, default=100_000)
     parser.add_argument("--new-articles", type=int, default=5000)
+    parser.add_argument(
+        "--result-cache", type=int, default=None, help="pages the server keeps [its default]"
+    )
     args = parser.parse_args()
     queries = [k[form] for k in keywords() for form in ("q", "plain")]
 
     port = free_port()
-    server, startup = start_server(args.index_dir, port)
+    server, startup = start_server(args.index_dir, port, args.result_cache)
     rows = []
     try:
         drive(port, queries[::10], args.clients, 10, 2000)  # warm-up
@@ -152,7 +156,11 @@ def main() -> None:
         server.terminate()
         server.wait()
 
-    print(f"machine: {os.cpu_count()} cores; {args.clients} clients, {args.seconds:g} s each")
+    cache = "server default" if args.result_cache is None else args.result_cache
+    print(
+        f"machine: {os.cpu_count()} cores; {args.clients} clients, {args.seconds:g} s each;", end=""
+    )
+    print(f" result pages kept: {cache}")
     print("| phase | requests/s | requests | errors | p50 / p95 / p99 ms | worker RSS MB |")
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))

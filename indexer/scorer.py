@@ -46,9 +46,10 @@ WITHIN_RATIO = 8
 # document; fewer are merged as sorted runs (measured on the news corpus: the array costs
 # a pass over the whole index, the merge grows with the postings' logarithm).
 DENSE_SHARE = 5
-# A lookup of many documents in a long list goes through an array over every document
-# instead of a binary search when the documents are more than a sixth of the list.
-DENSE_LOOKUP = 6
+# A lookup of documents in a long list goes through an array over every document instead
+# of a binary search when the search's steps (documents x log2 of the list) would be more
+# than this many times the list's length.
+DENSE_LOOKUP = 1.5
 
 
 class _Scratch(threading.local):
@@ -127,7 +128,7 @@ def _members(ids: np.ndarray, within: np.ndarray, size: int = 0) -> tuple[np.nda
     ``size``: the number of documents, if known (for a lookup through ``_SCRATCH``)."""
     if not len(within):
         return np.zeros(len(ids), dtype=bool), np.zeros(len(ids), dtype=np.intp)
-    if size and len(ids) * DENSE_LOOKUP > len(within):
+    if size and len(ids) * math.log2(len(within) + 1) > DENSE_LOOKUP * len(within):
         _, _, where = _SCRATCH.arrays(size)
         try:
             where[within] = np.arange(len(within), dtype=np.int32)
@@ -356,18 +357,14 @@ class _Index:
         """
         self._check_time()
         kind = type(q)
-        if len(ids) * WITHIN_RATIO > self._size(q):
-            kind = None  # few postings for so many documents: scoring them all is cheaper
-        if kind is wq.Term:
-            btext = self._btext(q)
-            if btext is None:
-                return np.zeros(len(ids), dtype=bool), np.zeros(len(ids))
-            term_ids, weights = self.cache.postings(self.reader, q.fieldname, btext)
-            found, at = _members(ids, term_ids, self.size)
-            scores = np.zeros(len(ids))
-            at = at[found]
-            scores[found] = self._term_scores(q, btext, term_ids[at], weights[at])
-            return found, scores
+        if kind is wq.Term:  # looked up, and only the postings found are scored
+            return self._term_within(q, ids)
+        if kind is wq.Or and self._gathering_pays(q, ids):
+            parts = [p for p in (self.evaluate(s) for s in q.subqueries) if len(p[0])]
+            found, scores = self._gather(parts, ids)
+            return found, scores * q.boost if q.boost != 1.0 else scores
+        if kind is not wq.Or and len(ids) * WITHIN_RATIO > self._size(q):
+            kind = None  # few matches for so many documents: evaluating them is cheaper
         if kind in (wq.Or, wq.And):
             found = np.zeros(len(ids), dtype=bool) if kind is wq.Or else np.ones(len(ids), bool)
             scores = np.zeros(len(ids))
@@ -382,16 +379,28 @@ class _Index:
             found, scores = self._within(q.a, ids)
             _, maybe_scores = self._within(q.b, ids)
             return found, np.where(found, scores + maybe_scores, 0.0)
-        if type(q) is wq.Or:  # many documents: its parts in full, added up where they are
-            parts = [p for p in (self.evaluate(s) for s in q.subqueries) if len(p[0])]
-            found, scores = self._gather(parts, ids)
-            return found, scores * q.boost if q.boost != 1.0 else scores
         # Anything else: evaluated in full, then looked up.
         all_ids, all_scores = self.evaluate(q)
         found, at = _members(ids, all_ids, self.size)
         scores = np.zeros(len(ids))
         scores[found] = all_scores[at[found]]
         return found, scores
+
+    def _term_within(self, q: wq.Term, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        btext = self._btext(q)
+        if btext is None:
+            return np.zeros(len(ids), dtype=bool), np.zeros(len(ids))
+        term_ids, weights = self.cache.postings(self.reader, q.fieldname, btext)
+        found, at = _members(ids, term_ids, self.size)
+        scores = np.zeros(len(ids))
+        at = at[found]
+        scores[found] = self._term_scores(q, btext, term_ids[at], weights[at])
+        return found, scores
+
+    def _gathering_pays(self, q: wq.Or, ids: np.ndarray) -> bool:
+        """Whether to score an OR's parts in full and add them up (``_gather``) rather
+        than look ``ids`` up in each part: for many documents against few postings."""
+        return len(ids) * WITHIN_RATIO > self._size(q)
 
     def _gather(self, parts, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(mask over ``ids`` of those in any of ``parts``, their summed scores)."""
