@@ -9,6 +9,10 @@ reading a posting list. Written here instead:
 - ids as one string of little-endian deltas (``H``: 2 bytes each, ``I``: 4);
 - weights, when they are small whole numbers (term counts), as one string of bytes;
 - values of varying length as one string: their lengths (4 bytes each), then them;
+- with positions, each of the three compressed on its own (a lower-case tag: ``h``,
+  ``i``, ``b``, or the values as ``("p", data)``), the block itself not: ids and weights
+  are read without inflating the positions, four fifths of a text block (a block without
+  positions is compressed whole, as Whoosh does);
 - the block with pickle protocol 3, which stores byte strings as they are.
 
 A reader then takes ids and weights with ``numpy.frombuffer``. Reading accepts every
@@ -19,6 +23,7 @@ either way can sit beside the other.
 from __future__ import annotations
 
 import pickle
+import zlib
 from array import array
 
 import numpy as np
@@ -30,9 +35,33 @@ _original_mini_values = whoosh3.W3PostingsWriter._mini_values
 _original_read_ids = whoosh3.W3LeafMatcher._read_ids
 _original_read_weights = whoosh3.W3LeafMatcher._read_weights
 _original_read_values = whoosh3.W3LeafMatcher._read_values
+_original_write_block = whoosh3.W3PostingsWriter._write_block
 
 _ID_TYPES = {ord("H"): np.dtype("<u2"), ord("I"): np.dtype("<u4")}
-_WEIGHT_BYTES = ord("B")
+_SQUEEZE_FROM = 64  # bytes; a shorter part is stored as it is
+_PACKED_VALUES = "p"  # values compressed: ("p", zlib data)
+
+
+def squeeze(tag: bytes, data: bytes, level: int) -> bytes:
+    """``tag`` and ``data``, or the tag in lower case and ``data`` compressed if that is
+    shorter."""
+    if level and len(data) >= _SQUEEZE_FROM:
+        packed = zlib.compress(data, level)
+        if len(packed) < len(data):
+            return tag.lower() + packed
+    return tag + data
+
+
+def unsqueeze(packed: bytes) -> tuple[int, bytes]:
+    """(the tag in upper case, the data) of ``squeeze``'s string."""
+    tag = packed[0]
+    if 97 <= tag <= 122:  # a lower-case tag: compressed
+        return tag - 32, zlib.decompress(memoryview(packed)[1:])
+    return tag, packed[1:]
+
+
+def _part_level(writer) -> int:
+    return getattr(writer, "_vnsearch_level", writer._compression)
 
 
 def _variable(fixedsize: int | None) -> bool:
@@ -44,8 +73,10 @@ def pack(values: list[bytes]) -> bytes:
     return array("I", map(len, values)).tobytes() + b"".join(values)
 
 
-def lengths_and_blob(values: bytes | tuple[bytes, ...], count: int) -> tuple[np.ndarray, bytes]:
-    """A block's ``count`` values in either shape as (their lengths, them end to end)."""
+def lengths_and_blob(values: bytes | tuple, count: int) -> tuple[np.ndarray, bytes]:
+    """A block's ``count`` values in any shape as (their lengths, them end to end)."""
+    if isinstance(values, tuple) and values and values[0] == _PACKED_VALUES:
+        values = zlib.decompress(values[1])
     if isinstance(values, bytes):
         return np.frombuffer(values, dtype=np.uint32, count=count), values[4 * count :]
     return np.fromiter(map(len, values), dtype=np.uint32, count=count), b"".join(values)
@@ -61,23 +92,24 @@ def unpack(packed: bytes, count: int) -> list[bytes]:
     return out
 
 
-def pack_ids(ids: list[int]) -> bytes:
-    """Increasing document numbers as a string of deltas, 2 bytes each when they fit."""
+def pack_ids(ids: list[int], level: int = 0) -> bytes:
+    """Increasing document numbers as a string of deltas, 2 bytes each when they fit,
+    compressed at zlib ``level`` (0: not)."""
     deltas = np.diff(np.asarray(ids, dtype=np.int64), prepend=0)
     if int(deltas.max(initial=0)) < 1 << 16:
-        return b"H" + deltas.astype("<u2").tobytes()
-    return b"I" + deltas.astype("<u4").tobytes()
+        return squeeze(b"H", deltas.astype("<u2").tobytes(), level)
+    return squeeze(b"I", deltas.astype("<u4").tobytes(), level)
 
 
 def unpack_ids(packed: bytes) -> np.ndarray:
     """The document numbers of ``pack_ids``."""
-    deltas = np.frombuffer(packed, dtype=_ID_TYPES[packed[0]], offset=1)
-    return np.cumsum(deltas, dtype=np.int64)
+    tag, data = unsqueeze(packed)
+    return np.cumsum(np.frombuffer(data, dtype=_ID_TYPES[tag]), dtype=np.int64)
 
 
 def unpack_weights(packed: bytes) -> np.ndarray:
     """The weights of ``_mini_weights``'s string of bytes."""
-    return np.frombuffer(packed, dtype=np.uint8, offset=1)
+    return np.frombuffer(unsqueeze(packed)[1], dtype=np.uint8)
 
 
 def _dumps(obj, protocol: int = 2) -> bytes:
@@ -86,10 +118,25 @@ def _dumps(obj, protocol: int = 2) -> bytes:
     return pickle.dumps(obj, max(protocol, 3))
 
 
+def _write_block(self, last=False):
+    # With positions, each part is compressed on its own (``_mini_ids`` ...) and the block
+    # as a whole not; without, the block is little more than its ids, compressed whole.
+    if not _variable(self._format.fixed_value_size()):
+        self._vnsearch_level = 0
+        _original_write_block(self, last)
+        return
+    self._vnsearch_level = level = self._compression
+    self._compression = 0
+    try:
+        _original_write_block(self, last)
+    finally:
+        self._compression = level
+
+
 def _mini_ids(self):
     if self._byteids:
         return _original_mini_ids(self)
-    return pack_ids(self._ids)
+    return pack_ids(self._ids, _part_level(self))
 
 
 def _mini_weights(self):
@@ -98,13 +145,17 @@ def _mini_weights(self):
         weights = np.asarray(found)
         small = weights.astype(np.uint8)
         if np.array_equal(small, weights):  # term counts, each under 256
-            return b"B" + small.tobytes()
+            return squeeze(b"B", small.tobytes(), _part_level(self))
     return found
 
 
 def _mini_values(self):
     if _variable(self._format.fixed_value_size()):
-        return pack(self._values)
+        packed = pack(self._values)
+        level = _part_level(self)
+        if level and len(packed) >= _SQUEEZE_FROM:
+            return (_PACKED_VALUES, zlib.compress(packed, level))
+        return packed
     return _original_mini_values(self)
 
 
@@ -132,6 +183,8 @@ def _read_values(self):
     if self._data is None:
         self._read_data()
     packed = self._data[2]
+    if isinstance(packed, tuple) and packed and packed[0] == _PACKED_VALUES:
+        packed = zlib.decompress(packed[1])
     if _variable(self._fixedsize) and isinstance(packed, bytes):
         self._values = unpack(packed, self._blocklength)
     else:
@@ -139,6 +192,7 @@ def _read_values(self):
 
 
 whoosh3.dumps = _dumps
+whoosh3.W3PostingsWriter._write_block = _write_block
 whoosh3.W3PostingsWriter._mini_ids = _mini_ids
 whoosh3.W3PostingsWriter._mini_weights = _mini_weights
 whoosh3.W3PostingsWriter._mini_values = _mini_values

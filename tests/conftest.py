@@ -173,6 +173,7 @@ def whoosh_own_shapes():
     with pytest.MonkeyPatch.context() as patch:
         writer = whoosh3.W3PostingsWriter
         patch.setattr(whoosh3, "dumps", pickle.dumps)
+        patch.setattr(writer, "_write_block", whoosh_blocks._original_write_block)
         patch.setattr(writer, "_mini_ids", whoosh_blocks._original_mini_ids)
         patch.setattr(writer, "_mini_weights", whoosh_blocks._original_mini_weights)
         patch.setattr(writer, "_mini_values", whoosh_blocks._original_mini_values)

@@ -22,12 +22,22 @@ def test_pack_then_unpack_gives_the_values_back(values):
     assert whoosh_blocks.unpack(whoosh_blocks.pack(values), len(values)) == values
 
 
-@given(st.sets(st.integers(0, 2**31 - 1), min_size=1, max_size=300).map(sorted))
-def test_packed_ids_are_the_ids(ids):
-    packed = whoosh_blocks.pack_ids(ids)
+@given(
+    st.sets(st.integers(0, 2**31 - 1), min_size=1, max_size=300).map(sorted),
+    st.sampled_from([0, 3]),
+)
+def test_packed_ids_are_the_ids(ids, level):
+    packed = whoosh_blocks.pack_ids(ids, level)
     assert whoosh_blocks.unpack_ids(packed).tolist() == ids
     wide = ids[0] >= 1 << 16 or any(b - a >= 1 << 16 for a, b in itertools.pairwise(ids))
-    assert packed[:1] == (b"I" if wide else b"H")
+    assert packed[:1].upper() == (b"I" if wide else b"H")
+
+
+@given(st.binary(max_size=500), st.sampled_from([0, 1, 9]))
+def test_squeezed_parts_come_back(data, level):
+    packed = whoosh_blocks.squeeze(b"B", data, level)
+    assert whoosh_blocks.unsqueeze(packed) == (ord("B"), data)
+    assert len(packed) <= len(data) + 1
 
 
 def _articles(prefix: str, count: int):
@@ -54,8 +64,11 @@ def test_old_and_new_blocks_side_by_side_answer_phrases(tmp_path, monkeypatch):
         index_articles(target, _articles("old", 300), workers=1)
     index_articles(target, _articles("new", 300), workers=1)
 
-    shapes = {tuple(map(type, block)) for block in _block_values(target, "mưa")}
-    assert shapes == {(tuple, float, tuple), (bytes, float, bytes)}  # one segment of each
+    blocks = _block_values(target, "mưa")
+    shapes = {(type(ids), type(weights), type(values)) for ids, weights, values in blocks}
+    assert shapes == {(tuple, float, tuple), (bytes, float, tuple)}  # one segment of each
+    ours = [values for ids, _, values in blocks if isinstance(ids, bytes)]
+    assert [values[0] for values in ours] == ["p"]  # the positions compressed on their own
 
     service = SearchService(target)
     service = SearchService(target)
