@@ -403,6 +403,9 @@ def _keys(docs: np.ndarray, lengths: np.ndarray, blob: bytes) -> np.ndarray:
     """
     raw = np.frombuffer(blob, dtype=np.uint8)
     offsets = np.cumsum(lengths) - lengths
+    compact = _compact_keys(docs, lengths, raw, offsets)
+    if compact is not None:
+        return compact
     # Values long enough for the shortest usual shape: count, list head, int, APPEND.
     ok = lengths >= 12
     starts = np.where(ok, offsets, 0)  # 0: the other values are read from a safe place
@@ -455,6 +458,24 @@ def _keys(docs: np.ndarray, lengths: np.ndarray, blob: bytes) -> np.ndarray:
     keys = np.concatenate(doc_parts).astype(np.int64) << POSITION_BITS
     keys |= np.concatenate(position_parts)
     keys.sort()
+    return keys
+
+
+def _compact_keys(
+    docs: np.ndarray, lengths: np.ndarray, raw: np.ndarray, offsets: np.ndarray
+) -> np.ndarray | None:
+    """``_keys`` when every value is compact (``term_formats``), as in every segment
+    written since: the positions gathered two bytes at a time, already in order. None
+    when some value is not."""
+    if not len(docs) or (lengths < 3).any() or not (lengths % 2 == 1).all():
+        return None
+    if not (raw[offsets] == COMPACT).all():
+        return None
+    owner, _, at = _items(offsets + 1, (lengths - 1) // 2)
+    positions = raw[at].astype(np.int64) | raw[at + 1].astype(np.int64) << 8
+    keys = docs.astype(np.int64)[owner] << POSITION_BITS | positions
+    if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():  # never written so; cheap to check
+        keys.sort()
     return keys
 
 
