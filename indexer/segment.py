@@ -34,9 +34,19 @@ def syllables(text: str) -> list[Span]:
 
 @cache
 def _pyvi() -> Any:
-    # Imported on first use: loading the model costs ~2 s and a temporary file per process.
+    """pyvi's tokenizer with its model loaded, imported on first use (it costs ~2 s).
+
+    Unpickling the model writes it to a temporary file (sklearn-crfsuite's way), which is
+    removed only if the process exits normally: an indexing worker ended by
+    ``Pool.terminate`` left 640 KB in the temporary folder on every run. crfsuite reads
+    the whole file when the tagger opens, so the file is removed right after.
+    """
     from pyvi.ViTokenizer import ViTokenizer
 
+    model = ViTokenizer.model
+    tagger = model.tagger_  # opens the model: crfsuite reads the file into memory
+    if tagger is not None and getattr(model, "modelfile", None) is not None:
+        model.modelfile.cleanup()
     return ViTokenizer
 
 

@@ -1,10 +1,13 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from indexer import segment
 from indexer.segment import pyvi_tokenize, syllables, word_spans
-from tests.conftest import SAMPLES, SHARED_DATA
+from tests.conftest import ROOT, SAMPLES, SHARED_DATA
 
 
 def test_syllable_offsets_point_into_the_text():
@@ -93,3 +96,16 @@ def test_fast_features_give_pyvis_labels_on_the_gold_corpus():
         _, tokens = segment._pyvi().sylabelize(sentence)
         if tokens:
             assert list(segment.labels(tokens)) == pyvi_labels(tokens), sentence
+
+
+def test_pyvi_leaves_no_model_file_in_a_process_that_is_killed(tmp_path):
+    # A pool worker ended by terminate() exits without running any clean-up.
+    script = (
+        "import os\n"
+        "from indexer.segment import word_spans\n"
+        "assert word_spans('Lạng Sơn khởi động dự án')\n"
+        "os._exit(0)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=ROOT)
+    assert list(tmp_path.iterdir()) == []
