@@ -170,12 +170,16 @@ def _read_leaf(blocks: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]
         weight_parts.append(_block_weights(weights, len(block)))
     if not id_parts:
         return _EMPTY_IDS, _EMPTY_WEIGHTS
+    if len(id_parts) == 1:  # most lists in a segment: no copies (a third of a short read)
+        return id_parts[0].astype(np.int32), _compact(weight_parts[0])
     return np.concatenate(id_parts).astype(np.int32), _compact(np.concatenate(weight_parts))
 
 
 def _compact(weights: np.ndarray) -> np.ndarray:
     """Term frequencies in one byte each when they fit exactly (almost always): a cached
     posting takes 5 bytes instead of 12. Scores convert back to float64."""
+    if weights.dtype == np.uint8:  # compact blocks store them so
+        return weights
     small = weights.astype(np.uint8)
     return small if np.array_equal(small, weights) else weights
 
