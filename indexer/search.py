@@ -204,11 +204,18 @@ class SearchService:
             return self._searcher
 
     def close(self) -> None:
+        """Let go of the index's files; the next call opens them again."""
         with self._lock:
             self._results.clear()
             if self._searcher is not None:
                 searcher, self._searcher = self._searcher, None
                 searcher.close()
+
+    def __enter__(self) -> SearchService:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     @contextmanager
     def _reading(self) -> Iterator[None]:

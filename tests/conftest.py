@@ -151,9 +151,27 @@ def fresh_index(tmp_path, corpus_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def app(index_dir):
-    from webapp import create_app
+    from webapp import create_app, service
 
-    return create_app({"INDEX_DIR": str(index_dir), "TESTING": True})
+    app = create_app({"INDEX_DIR": str(index_dir), "TESTING": True})
+    yield app
+    service(app).close()
+
+
+@pytest.fixture()
+def make_app():
+    """``create_app`` for one test; each app's index files are let go at its end."""
+    from webapp import create_app, service
+
+    made = []
+
+    def make(config: dict):
+        made.append(create_app(config))
+        return made[-1]
+
+    yield make
+    for app in made:
+        service(app).close()
 
 
 @pytest.fixture()

@@ -1,7 +1,5 @@
 import pytest
 
-from webapp import create_app
-
 SEED_ID = "000_e79570c1fe97e7a4"
 RESULT_KEYS = {
     "id",
@@ -97,8 +95,8 @@ def test_health(client):
     assert data["status"] == "ok" and data["documents"] > 30
 
 
-def test_no_index_is_503_json(tmp_path):
-    app = create_app({"INDEX_DIR": str(tmp_path / "none")})
+def test_no_index_is_503_json(tmp_path, make_app):
+    app = make_app({"INDEX_DIR": str(tmp_path / "none")})
     client = app.test_client()
     assert assert_error(client.get("/api/search?q=a"), 503)["code"] == "index_unavailable"
     assert_error(client.get("/api/health"), 503)
@@ -138,10 +136,10 @@ def test_article_page_marks_paragraph(client):
     assert client.get("/articles/nope").status_code == 404
 
 
-def test_new_articles_are_searchable_without_restart(fresh_index, tmp_path):
+def test_new_articles_are_searchable_without_restart(fresh_index, tmp_path, make_app):
     from indexer.store import update_index
 
-    client = create_app({"INDEX_DIR": str(fresh_index)}).test_client()
+    client = make_app({"INDEX_DIR": str(fresh_index)}).test_client()
     assert client.get("/api/search?q=%22kỳ+lân+xanh%22").get_json()["total"] == 0
     new = tmp_path / "new.jsonl"
     new.write_text(
@@ -177,10 +175,10 @@ def test_paging_links_keep_filters(client):
     assert "source=vnexpress.net" in next_link and "page=2" in next_link
 
 
-def test_app_takes_a_users_abbreviation_file(index_dir, tmp_path):
+def test_app_takes_a_users_abbreviation_file(index_dir, tmp_path, make_app):
     mine = tmp_path / "mine.txt"
     mine.write_text("XYZQ | Mẫu Sơn\n", encoding="utf-8")
-    app = create_app({"INDEX_DIR": str(index_dir), "ABBREVIATIONS": str(mine)})
+    app = make_app({"INDEX_DIR": str(index_dir), "ABBREVIATIONS": str(mine)})
     data = app.test_client().get("/api/search?q=XYZQ").get_json()
     assert data["results"][0]["article_id"] == "nfd-article"
 

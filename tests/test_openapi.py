@@ -7,8 +7,6 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from webapp import create_app
-
 SEED_ID = "000_e79570c1fe97e7a4"
 
 
@@ -51,8 +49,8 @@ def test_responses_match_the_document(spec, client, path, url):
     validate(spec, path, "get", client.get(url))
 
 
-def test_unavailable_index_matches_the_document(spec, tmp_path):
-    client = create_app({"INDEX_DIR": str(tmp_path)}).test_client()
+def test_unavailable_index_matches_the_document(spec, tmp_path, make_app):
+    client = make_app({"INDEX_DIR": str(tmp_path)}).test_client()
     for path, url in [("/api/search", "/api/search?q=a"), ("/api/health", "/api/health")]:
         response = client.get(url)
         assert response.status_code == 503

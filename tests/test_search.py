@@ -274,9 +274,9 @@ def test_abbreviation_searches_its_long_form_as_written(tmp_path):
     ]
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     store.update_index(tmp_path / "ix", [data])
-    service = SearchService(tmp_path / "ix")
-    assert [h.article_id for h in service.search("TP HCM mưa lớn").results] == ["city"]
-    assert [h.article_id for h in service.search("tp hcm mua lon").results] == ["city"]
+    with SearchService(tmp_path / "ix") as service:
+        assert [h.article_id for h in service.search("TP HCM mưa lớn").results] == ["city"]
+        assert [h.article_id for h in service.search("tp hcm mua lon").results] == ["city"]
 
 
 def _article(number: int) -> Article:

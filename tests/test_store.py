@@ -37,9 +37,9 @@ def test_changed_article_replaces_all_its_passages(tmp_path):
     summary = store.update_index(index_dir, [data])
     assert (summary.added, summary.updated) == (0, 1)
     assert _passage_ids(index_dir) == ["x#0"]
-    service = SearchService(index_dir)
-    assert service.search("ba bốn").total == 0
-    assert service.search("bảy tám").total == 1
+    with SearchService(index_dir) as service:
+        assert service.search("ba bốn").total == 0
+        assert service.search("bảy tám").total == 1
 
 
 def test_bad_records_are_reported_and_the_rest_indexed(tmp_path):
@@ -57,13 +57,15 @@ def test_duplicate_ids_keep_the_first(tmp_path):
     _jsonl(data, [{"id": "d", "body": "thứ nhất"}, {"id": "d", "body": "thứ hai"}])
     summary = store.update_index(tmp_path / "ix", [data])
     assert summary.added == 1 and summary.failed == 1
-    assert SearchService(tmp_path / "ix").search("thứ nhất").total == 1
+    with SearchService(tmp_path / "ix") as service:
+        assert service.search("thứ nhất").total == 1
 
 
 def test_delete_articles(fresh_index):
     assert store.delete_articles(fresh_index, ["duong-road", "no-such"]) == 1
     assert not any(i.startswith("duong-road#") for i in _passage_ids(fresh_index))
-    assert SearchService(fresh_index).article("duong-road") is None
+    with SearchService(fresh_index) as service:
+        assert service.article("duong-road") is None
 
 
 def test_delete_waits_for_the_indexer_then_gives_up(fresh_index):

@@ -71,7 +71,6 @@ def test_old_and_new_blocks_side_by_side_answer_phrases(tmp_path, monkeypatch):
     assert [values[0] for values in ours] == ["p"]  # the positions compressed on their own
 
     service = SearchService(target)
-    service = SearchService(target)
     page = service.search('"lạng sơn, bản tin số 7 của"', per_page=100)
     assert {hit.article_id for hit in page.results} == {"old7", "new7"}
     assert service.search('"mưa lớn"').total == 600  # both occurrences, every passage
