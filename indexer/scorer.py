@@ -359,12 +359,12 @@ class _Index:
         kind = type(q)
         if kind is wq.Term:  # looked up, and only the postings found are scored
             return self._term_within(q, ids)
-        if kind is wq.Or and self._gathering_pays(q, ids):
-            parts = [p for p in (self.evaluate(s) for s in q.subqueries) if len(p[0])]
-            found, scores = self._gather(parts, ids)
-            return found, scores * q.boost if q.boost != 1.0 else scores
-        if kind is not wq.Or and len(ids) * WITHIN_RATIO > self._size(q):
-            kind = None  # few matches for so many documents: evaluating them is cheaper
+        if len(ids) * WITHIN_RATIO > self._size(q):  # few postings for so many documents
+            if kind is wq.Or:  # its parts in full, added up where the documents are
+                parts = [p for p in (self.evaluate(s) for s in q.subqueries) if len(p[0])]
+                found, scores = self._gather(parts, ids)
+                return found, scores * q.boost if q.boost != 1.0 else scores
+            kind = None  # evaluating it in full is cheaper
         if kind in (wq.Or, wq.And):
             found = np.zeros(len(ids), dtype=bool) if kind is wq.Or else np.ones(len(ids), bool)
             scores = np.zeros(len(ids))
@@ -396,11 +396,6 @@ class _Index:
         at = at[found]
         scores[found] = self._term_scores(q, btext, term_ids[at], weights[at])
         return found, scores
-
-    def _gathering_pays(self, q: wq.Or, ids: np.ndarray) -> bool:
-        """Whether to score an OR's parts in full and add them up (``_gather``) rather
-        than look ``ids`` up in each part: for many documents against few postings."""
-        return len(ids) * WITHIN_RATIO > self._size(q)
 
     def _gather(self, parts, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(mask over ``ids`` of those in any of ``parts``, their summed scores)."""

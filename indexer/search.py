@@ -261,8 +261,6 @@ class SearchService:
             raise BadRequest(f"per_page must be between 1 and {MAX_PER_PAGE}")
         if page < 1:
             raise BadRequest("page must be 1 or more")
-        parsed = queries.parse(text)
-        filter_query = filters.query() if filters else None
         first = (page - 1) * per_page
 
         hits: list[Hit] = []
@@ -275,6 +273,8 @@ class SearchService:
             if found is not None:
                 self._results.move_to_end(key)
                 return replace(found, took_ms=round((time.perf_counter() - started) * 1000, 2))
+            parsed = queries.parse(text)
+            filter_query = filters.query() if filters else None
             planner = self.planner(searcher)
             plan = planner.plan(parsed)
             if not plan.is_empty:

@@ -73,10 +73,16 @@ def pack(values: list[bytes]) -> bytes:
     return array("I", map(len, values)).tobytes() + b"".join(values)
 
 
+def _inflated(values):
+    """A block's stored values with ``_mini_values``' compression undone."""
+    if isinstance(values, tuple) and values and values[0] == _PACKED_VALUES:
+        return zlib.decompress(values[1])
+    return values
+
+
 def lengths_and_blob(values: bytes | tuple, count: int) -> tuple[np.ndarray, bytes]:
     """A block's ``count`` values in any shape as (their lengths, them end to end)."""
-    if isinstance(values, tuple) and values and values[0] == _PACKED_VALUES:
-        values = zlib.decompress(values[1])
+    values = _inflated(values)
     if isinstance(values, bytes):
         return np.frombuffer(values, dtype=np.uint32, count=count), values[4 * count :]
     return np.fromiter(map(len, values), dtype=np.uint32, count=count), b"".join(values)
@@ -182,9 +188,7 @@ def _read_weights(self):
 def _read_values(self):
     if self._data is None:
         self._read_data()
-    packed = self._data[2]
-    if isinstance(packed, tuple) and packed and packed[0] == _PACKED_VALUES:
-        packed = zlib.decompress(packed[1])
+    packed = _inflated(self._data[2])
     if _variable(self._fixedsize) and isinstance(packed, bytes):
         self._values = unpack(packed, self._blocklength)
     else:
