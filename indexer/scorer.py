@@ -360,9 +360,8 @@ class _Index:
         if kind is wq.Term:  # looked up, and only the postings found are scored
             return self._term_within(q, ids)
         if len(ids) * WITHIN_RATIO > self._size(q):  # few postings for so many documents
-            if kind is wq.Or:  # its parts in full, added up where the documents are
-                parts = [p for p in (self.evaluate(s) for s in q.subqueries) if len(p[0])]
-                found, scores = self._gather(parts, ids)
+            if kind is wq.Or:  # its postings looked up where the documents are
+                found, scores = self._or_over(q, ids)
                 return found, scores * q.boost if q.boost != 1.0 else scores
             kind = None  # evaluating it in full is cheaper
         if kind in (wq.Or, wq.And):
@@ -397,22 +396,38 @@ class _Index:
         scores[found] = self._term_scores(q, btext, term_ids[at], weights[at])
         return found, scores
 
-    def _gather(self, parts, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(mask over ``ids`` of those in any of ``parts``, their summed scores)."""
-        total, hit, _ = _SCRATCH.arrays(self.size)
-        postings = sum(len(p[0]) for p in parts)
+    def _or_over(self, q: wq.Or, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``_within`` for an OR with few postings for so many documents: each posting is
+        looked up in an array over all documents that holds the documents' places, and
+        only the postings found are scored. Scoring every posting and adding them all up
+        took three times as long (four lists of 20,000–150,000 postings: 6.8 → 2.4 ms)."""
+        parts = []  # (term or None, its bytes, document numbers, weights or scores)
+        for sub in q.subqueries:
+            if type(sub) is wq.Term:
+                btext = self._btext(sub)
+                if btext is not None:
+                    parts.append(
+                        (sub, btext, *self.cache.postings(self.reader, sub.fieldname, btext))
+                    )
+            else:  # before the array is filled: evaluating it may use the array too
+                parts.append((None, None, *self.evaluate(sub)))
+        found = np.zeros(len(ids), dtype=bool)
+        scores = np.zeros(len(ids))
+        _, _, where = _SCRATCH.arrays(self.size)
         try:
-            for part_ids, part_scores in parts:
-                np.add.at(total, part_ids, part_scores)
-                hit[part_ids] = True
-            found, scores = hit[ids], total[ids]
-            if postings * 8 > self.size:  # clearing all is cheaper than clearing each
-                total.fill(0.0)
-                hit.fill(False)
-            else:
-                for part_ids, _ in parts:
-                    total[part_ids] = 0.0
-                    hit[part_ids] = False
+            where[ids] = np.arange(len(ids), dtype=np.int32)
+            for term, btext, part_ids, values in parts:
+                at = where[part_ids]
+                hits = np.flatnonzero(at >= 0)
+                if not len(hits):
+                    continue
+                place = at[hits]
+                if term is None:
+                    scores[place] += values[hits]
+                else:
+                    scores[place] += self._term_scores(term, btext, part_ids[hits], values[hits])
+                found[place] = True
+            where[ids] = -1
         except BaseException:
             _SCRATCH.drop()
             raise
