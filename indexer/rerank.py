@@ -91,7 +91,7 @@ def best_window(
 def _best_window(
     hits: list[tuple[int, str]], terms: list[str], weights: dict[str, float], size: int
 ) -> float:
-    total = sum(weights.get(t, 0.0) for t in set(terms))
+    total = sum(weights.get(t, 0.0) for t in dict.fromkeys(terms))
     if not total or not hits:
         return 0.0
     if hits[-1][0] - hits[0][0] < size:  # all within one window: the loop's sum, at once
@@ -127,15 +127,20 @@ def _title_syllables(title: str) -> frozenset[str]:
 
 def title_overlap(title: str, terms: list[str], weights: dict[str, float]) -> float:
     """IDF-weighted share of the query's distinct syllables that occur in the title."""
-    wanted = set(terms)
+    wanted = dict.fromkeys(terms)  # distinct, in the query's order (see ``final_score``)
     total = sum(weights.get(t, 0.0) for t in wanted)
     if not total or not title:
         return 0.0
-    return sum(weights.get(t, 0.0) for t in wanted.intersection(_title_syllables(title))) / total
+    in_title = _title_syllables(title)
+    return sum(weights.get(t, 0.0) for t in wanted if t in in_title) / total
 
 
 def final_score(bm25: float, best: float, text: str, title: str, plan) -> float:
-    """BM25 scaled to the best candidate, plus the proximity, window and title bonuses."""
+    """BM25 scaled to the best candidate, plus the proximity, window and title bonuses.
+
+    Weights are summed in the query's order, never a set's: a set's order changes with
+    each process's string hashing, and with it the last bit of a sum, so that two server
+    workers could order tied passages differently and a page repeat its neighbour's."""
     base = bm25 / best if best > 0 else 0.0
     hits = _hits(folded_syllables(text), set(plan.terms))
     return (

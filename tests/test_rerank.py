@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import unicodedata
 
 import pytest
@@ -80,3 +83,30 @@ def test_best_window_equals_trying_every_window(syls, size):
     windows = [set(syls[i : i + size]) for i in range(max(1, len(syls)))]
     best = max(sum(WEIGHTS.get(t, 0.0) for t in w & set(terms)) for w in windows)
     assert rerank.best_window(syls, terms, WEIGHTS, size) == pytest.approx(best / total)
+
+
+_SCORE_IN_A_NEW_PROCESS = """
+from types import SimpleNamespace
+from indexer import rerank
+terms = ["sông", "hồng", "hà", "nội", "biển", "đông", "lạng", "sơn"]
+terms = [rerank.folded_syllables(t)[0] for t in terms]
+weights = {t: 0.1 + i * 0.137 for i, t in enumerate(terms)}
+plan = SimpleNamespace(terms=terms, pairs=list(zip(terms, terms[1:])), weights=weights)
+text = "sông hồng chảy qua hà nội rồi ra biển đông, xa lạng sơn"
+print(repr(rerank.final_score(7.0, 9.0, text, "Biển Đông và sông Hồng", plan)))
+"""
+
+
+def test_final_score_is_the_same_in_every_process():
+    """Server workers hash strings differently; tied passages must still sort alike."""
+    scores = {
+        subprocess.run(
+            [sys.executable, "-c", _SCORE_IN_A_NEW_PROCESS],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(8)
+    }
+    assert len(scores) == 1, scores
