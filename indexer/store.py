@@ -44,9 +44,11 @@ DEFAULT_INDEX_DIR = "index_data"
 # corpus: 16 segments at 50,000, 8 at 100,000, for ~170 MB more memory per worker).
 BATCH_PASSAGES = 100_000
 WORKER_TEMP_PREFIX = "worker-"
-# Indexer workers run below normal priority: an indexer started by a scheduler beside a
+# Indexer workers run at the lowest priority: an indexer started by a scheduler beside a
 # running server slows down instead of making searches time out. Alone, it is as fast.
-WORKER_NICENESS = 10
+# At nice 10 the server under load (benchmarks/load.py) still lost 6-14 % of its
+# requests/s while indexing; at 19, none.
+WORKER_NICENESS = 19
 # Segments stay as separate files: Whoosh 2.7.4 reads a compound segment file by copying
 # each part into memory (BytesIO over the map), so every server process would hold a copy
 # of the whole index.
