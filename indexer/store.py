@@ -47,7 +47,7 @@ WORKER_TEMP_PREFIX = "worker-"
 # Indexer workers run at the lowest priority: an indexer started by a scheduler beside a
 # running server slows down instead of making searches time out. Alone, it is as fast.
 # At nice 10 the server under load (benchmarks/load.py) still lost 6-14 % of its
-# requests/s while indexing; at 19, none.
+# requests/s while indexing in four runs of five; at 19, none in three.
 WORKER_NICENESS = 19
 # Segments stay as separate files: Whoosh 2.7.4 reads a compound segment file by copying
 # each part into memory (BytesIO over the map), so every server process would hold a copy
