@@ -12,8 +12,7 @@ import itertools
 from collections import Counter
 from functools import lru_cache
 
-from indexer.segment import SYLLABLE_RE
-from indexer.text import fold, nfc
+from indexer.analysis import folded_syllables
 
 # Candidates re-scored; deeper results keep their BM25 order. 100 scored 0.0005–0.0015
 # MRR@10 more on the dev sets and took twice the re-ranking time (a quarter of a query).
@@ -24,29 +23,15 @@ WINDOW = 1.5  # weight of the share of the query's syllables found within one wi
 WINDOW_SYLLABLES = 20  # about a sentence
 
 
-class _FoldedSyllables(dict):
-    """Syllable as written -> folded, filled on first sight.
+def passage_syllables(fields: dict) -> list[str]:
+    """A passage's folded syllables, from its stored fields.
 
-    A dict rather than ``lru_cache``: a passage's syllables then map through it in C
-    (``map(table.__getitem__, ...)``), 3–4 times faster than folding the passage.
+    Stored with the passage when it was indexed (``store.passage_documents``): cutting and folding
+    fifty passages was two fifths of re-ranking. Passages indexed before that have only
+    their text, which is cut and folded here.
     """
-
-    limit = 500_000  # distinct syllables, numbers and names; emptied when full
-
-    def __missing__(self, syllable: str) -> str:
-        if len(self) >= self.limit:
-            self.clear()
-        folded = self[syllable] = fold(syllable)
-        return folded
-
-
-_FOLDED = _FoldedSyllables()
-
-
-def folded_syllables(text: str) -> list[str]:
-    """The folded syllables of ``text`` in order (NFD text is composed first, so that a
-    mark never splits a syllable)."""
-    return list(map(_FOLDED.__getitem__, SYLLABLE_RE.findall(nfc(text))))
+    stored = fields.get("folded")
+    return stored.split() if stored is not None else folded_syllables(fields.get("text", ""))
 
 
 def _hits(syls: list[str], wanted: set[str]) -> list[tuple[int, str]]:
@@ -135,14 +120,15 @@ def title_overlap(title: str, terms: list[str], weights: dict[str, float]) -> fl
     return sum(weights.get(t, 0.0) for t in wanted if t in in_title) / total
 
 
-def final_score(bm25: float, best: float, text: str, title: str, plan) -> float:
-    """BM25 scaled to the best candidate, plus the proximity, window and title bonuses.
+def final_score(bm25: float, best: float, syls: list[str], title: str, plan) -> float:
+    """BM25 scaled to the best candidate, plus the proximity, window and title bonuses;
+    ``syls``: the passage's folded syllables.
 
     Weights are summed in the query's order, never a set's: a set's order changes with
     each process's string hashing, and with it the last bit of a sum, so that two server
     workers could order tied passages differently and a page repeat its neighbour's."""
     base = bm25 / best if best > 0 else 0.0
-    hits = _hits(folded_syllables(text), set(plan.terms))
+    hits = _hits(syls, set(plan.terms))
     return (
         base
         + PAIR * _proximity(hits, plan.pairs, plan.weights)

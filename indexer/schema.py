@@ -36,6 +36,10 @@ def build_schema() -> Schema:
         # Shown, never searched: stored only, which saves a dozen postings per passage.
         paragraph=STORED,
         kind=STORED,
+        # The passage's folded syllables, space separated, read by re-ranking instead of
+        # cutting and folding its text again (``rerank.passage_syllables``). Indexes built
+        # before it lack it and still work.
+        folded=STORED,
         text=_terms_text(syllable_analyzer(), stored=True, phrase=True),
         word=_terms_text(word_analyzer(), stored=False, phrase=False),
         title=_terms_text(syllable_analyzer(), stored=True, phrase=False),

@@ -321,9 +321,8 @@ class SearchService:
         rescored = []
         for score, docnum in head:
             fields = _stored(searcher, docnum)
-            final = rerank.final_score(
-                score, best, fields.get("text", ""), fields.get("title", ""), plan
-            )
+            syls = rerank.passage_syllables(fields)
+            final = rerank.final_score(score, best, syls, fields.get("title", ""), plan)
             rescored.append((final, docnum, fields))
         rescored.sort(key=lambda item: (-item[0], item[1]))
         tail = [

@@ -169,6 +169,7 @@ def passage_documents(article: Article, digest: str) -> Iterator[dict]:
             "text": views["text"],
             "_stored_text": text,
             "word": views["word"],
+            "folded": " ".join(views["folded"]),
         }
         if number == 0:
             doc["article_hash"] = f"{article.id} {digest}".encode()
@@ -219,6 +220,8 @@ def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment 
         for article, digest in batch:
             documents = list(passage_documents(article, digest))
             for doc in documents:
+                if "folded" not in ix.schema:  # an index built before the field
+                    del doc["folded"]
                 writer.add_document(**doc)
             counts.append((article.id, len(documents)))
         if not writer._added:

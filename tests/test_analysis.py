@@ -1,6 +1,12 @@
 import pytest
 
-from indexer.analysis import analyse_passage, analyse_syllables, syllable_analyzer, word_analyzer
+from indexer.analysis import (
+    analyse_passage,
+    analyse_syllables,
+    folded_syllables,
+    syllable_analyzer,
+    word_analyzer,
+)
 
 
 def test_syllable_analyzer_is_canonical():
@@ -31,6 +37,7 @@ def test_worker_analysis_equals_the_schema_analyzers(text):
     views = analyse_passage(text)
     assert views["text"] == [t.text for t in syllable_analyzer()(text)]
     assert views["word"] == [t.text for t in word_analyzer()(text)]
+    assert views["folded"] == folded_syllables(text)
 
 
 def test_analysis_keeps_positions_and_chars():

@@ -8,11 +8,14 @@ import sys
 import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from whoosh import index as whoosh_index
 
-from indexer import rerank
+from indexer import rerank, store
+from indexer.analysis import analyse_passage
 from indexer.articles import Article, Paragraph
+from indexer.schema import SCHEMA_VERSION, build_schema
 from indexer.search import SearchService
 from indexer.segment import SYLLABLE_RE
 from indexer.store import index_articles
@@ -41,6 +44,38 @@ def test_folded_syllables_are_those_of_the_folded_text(text, form):
     """Syllables are folded one by one (from a table) instead of folding the passage."""
     text = unicodedata.normalize(form, text)
     assert rerank.folded_syllables(text) == SYLLABLE_RE.findall(fold(text))
+
+
+@settings(deadline=None)  # pyvi's first call loads its model
+@given(passages, st.sampled_from(["NFC", "NFD"]))
+def test_stored_syllables_are_those_re_ranking_would_cut(text, form):
+    text = unicodedata.normalize(form, text)
+    assert analyse_passage(text)["folded"] == rerank.folded_syllables(text)
+
+
+QUERIES = ["lang son", "Lạng Sơn", "quân sự tỉnh", "hoà bình", "UBND", "biên giới"]
+
+
+def test_an_index_without_stored_syllables_ranks_the_same(tmp_path, corpus_dir, fresh_index):
+    """An index built before passages stored their folded syllables is still written to
+    and re-ranked, from the text, in the same order with the same scores."""
+    older = tmp_path / "older"
+    schema = build_schema()
+    schema.remove("folded")
+    older.mkdir()
+    whoosh_index.create_in(str(older), schema, indexname=store.INDEX_NAME)
+    (older / "VERSION").write_text(f"{SCHEMA_VERSION}\n")
+    assert store.update_index(older, [corpus_dir], workers=1).failed == 0
+
+    with SearchService(older) as old, SearchService(fresh_index) as new:
+        assert not any("folded" in d for d in old.searcher().all_stored_fields())
+        assert all("folded" in d for d in new.searcher().all_stored_fields())
+        for query in QUERIES:
+            before, after = old.search(query), new.search(query)
+            assert before.total > 0, query
+            assert [(h.id, h.score) for h in before.results] == [
+                (h.id, h.score) for h in after.results
+            ], query
 
 
 def test_proximity_counts_pairs_standing_next_to_each_other():
@@ -93,7 +128,8 @@ terms = [rerank.folded_syllables(t)[0] for t in terms]
 weights = {t: 0.1 + i * 0.137 for i, t in enumerate(terms)}
 plan = SimpleNamespace(terms=terms, pairs=list(zip(terms, terms[1:])), weights=weights)
 text = "sông hồng chảy qua hà nội rồi ra biển đông, xa lạng sơn"
-print(repr(rerank.final_score(7.0, 9.0, text, "Biển Đông và sông Hồng", plan)))
+syls = rerank.folded_syllables(text)
+print(repr(rerank.final_score(7.0, 9.0, syls, "Biển Đông và sông Hồng", plan)))
 """
 
 
