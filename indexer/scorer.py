@@ -123,6 +123,14 @@ def search(
     return Scored(total, [(float(scores[i]), int(ids[i])) for i in order])
 
 
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted ``values`` without repeats: a pass, where ``np.unique`` would hash or sort
+    again (it was a third of a query with an abbreviation's long form)."""
+    if len(values) < 2:
+        return values
+    return values[np.concatenate(([True], values[1:] != values[:-1]))]
+
+
 def _members(ids: np.ndarray, within: np.ndarray, size: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(mask over ``ids`` of those in sorted ``within``, their positions in ``within``);
     ``size``: the number of documents, if known (for a lookup through ``_SCRATCH``)."""
@@ -378,6 +386,8 @@ class _Index:
             found, scores = self._within(q.a, ids)
             _, maybe_scores = self._within(q.b, ids)
             return found, np.where(found, scores + maybe_scores, 0.0)
+        if kind is wq.Sequence and q.slop == 1 and q.ordered and self._positional(q):
+            return self._sequence_within(q, ids)
         # Anything else: evaluated in full, then looked up.
         all_ids, all_scores = self.evaluate(q)
         found, at = _members(ids, all_ids, self.size)
@@ -449,14 +459,17 @@ class _Index:
         candidate documents."""
         if type(q) is wq.Or:
             keys = [self._occurrences(s, candidates) for s in q.subqueries]
-            return np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+            if not keys:
+                return np.zeros(0, dtype=np.int64)
+            return _distinct(np.sort(np.concatenate(keys), kind="stable"))  # merges the runs
         if type(q) is wq.Sequence:
             return self._sequence_keys(q, candidates)
         btext = self._btext(q)
         if btext is None:
             return np.zeros(0, dtype=np.int64)
         keys = self.cache.positions(self.reader, q.fieldname, btext)
-        return keys[np.isin(keys >> POSITION_BITS, candidates)]
+        found, _ = _members(keys >> POSITION_BITS, candidates, self.size)
+        return keys[found]
 
     def _sequence_keys(self, q: wq.Sequence, candidates: np.ndarray) -> np.ndarray:
         """Keys of the last syllable of each occurrence of the whole sequence."""
@@ -465,8 +478,20 @@ class _Index:
             if not len(keys):
                 break
             following = self._occurrences(sub, candidates)
-            keys = following[np.isin(following - 1, keys, assume_unique=True)]
+            keys = following[_members(following - 1, keys)[0]]
         return keys
+
+    def _sequence_within(self, q: wq.Sequence, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``_within`` for adjacent syllables: positions are matched in the given documents
+        that hold every syllable, not in every such document of the index ("phim VN":
+        the passages with "phim", not the 35,000 with "việt" and "nam")."""
+        found, scores = self._within(wq.And(q.subqueries), ids)
+        if found.any():
+            self._check_time()
+            keys = self._sequence_keys(q, ids[found])
+            found &= _members(ids, _distinct(keys >> POSITION_BITS))[0]
+        scores[~found] = 0.0
+        return found, scores * q.boost if q.boost != 1.0 else scores
 
     def _sequence(self, q: wq.Sequence) -> tuple[np.ndarray, np.ndarray]:
         # Documents with every part first (cheap), then positions only for those.
@@ -475,7 +500,7 @@ class _Index:
             return _EMPTY
         self._check_time()
         keys = self._sequence_keys(q, ids)
-        docs = np.unique(keys >> POSITION_BITS).astype(np.int32)
+        docs = _distinct(keys >> POSITION_BITS).astype(np.int32)
         found, at = _members(docs, ids, self.size)
         scores = scores[at[found]]
         return docs[found], scores * q.boost if q.boost != 1.0 else scores
