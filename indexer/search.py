@@ -319,10 +319,11 @@ class SearchService:
         head = top_n[: rerank.DEPTH]
         best = head[0][0] if head else 0.0
         rescored = []
+        final_score = rerank.scorer_for(plan)
         for score, docnum in head:
             fields = _stored(searcher, docnum)
             syls = rerank.passage_syllables(fields)
-            final = rerank.final_score(score, best, syls, fields.get("title", ""), plan)
+            final = final_score(score, best, syls, fields.get("title", ""))
             rescored.append((final, docnum, fields))
         rescored.sort(key=lambda item: (-item[0], item[1]))
         tail = [
