@@ -26,9 +26,9 @@ WINDOW_SYLLABLES = 20  # about a sentence
 def passage_syllables(fields: dict) -> list[str]:
     """A passage's folded syllables, from its stored fields.
 
-    Stored with the passage when it was indexed (``store.passage_documents``): cutting and folding
-    fifty passages was two fifths of re-ranking. Passages indexed before that have only
-    their text, which is cut and folded here.
+    Stored with the passage when it was indexed (``store.passage_documents``): cutting
+    and folding fifty passages was two fifths of re-ranking. Passages indexed before that
+    have only their text, which is cut and folded here.
     """
     stored = fields.get("folded")
     return stored.split() if stored is not None else folded_syllables(fields.get("text", ""))
@@ -60,11 +60,6 @@ def best_window(
 def _title_syllables(title: str) -> frozenset[str]:
     # The passages of one article share its title: fold it once.
     return frozenset(folded_syllables(title))
-
-
-def title_overlap(title: str, terms: list[str], weights: dict[str, float]) -> float:
-    """IDF-weighted share of the query's distinct syllables that occur in the title."""
-    return _Query([], terms, weights).title_overlap(title)
 
 
 class _Query:
@@ -128,6 +123,7 @@ class _Query:
         return best / total
 
     def title_overlap(self, title: str) -> float:
+        """IDF-weighted share of the query's distinct syllables that occur in the title."""
         if not self.term_total or not title:
             return 0.0
         in_title = _title_syllables(title)
@@ -152,8 +148,3 @@ def scorer_for(plan):
         )
 
     return final_score
-
-
-def final_score(bm25: float, best: float, syls: list[str], title: str, plan) -> float:
-    """``scorer_for(plan)`` for one passage."""
-    return scorer_for(plan)(bm25, best, syls, title)

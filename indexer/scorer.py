@@ -124,8 +124,9 @@ def search(
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
-    """Sorted ``values`` without repeats: a pass, where ``np.unique`` would hash or sort
-    again (it was a third of a query with an abbreviation's long form)."""
+    """Sorted ``values`` without repeats, in one pass: ``np.unique`` hashes or sorts them
+    again (with ``np.isin``, about half the time of the slowest abbreviation queries once
+    their positions were cached)."""
     if len(values) < 2:
         return values
     return values[np.concatenate(([True], values[1:] != values[:-1]))]

@@ -217,10 +217,11 @@ def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment 
     writer = _worker_writer(ix)
     counts = []
     try:
+        folded = "folded" in ix.schema  # not in an index built before the field
         for article, digest in batch:
             documents = list(passage_documents(article, digest))
             for doc in documents:
-                if "folded" not in ix.schema:  # an index built before the field
+                if not folded:
                     del doc["folded"]
                 writer.add_document(**doc)
             counts.append((article.id, len(documents)))

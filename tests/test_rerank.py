@@ -129,7 +129,7 @@ weights = {t: 0.1 + i * 0.137 for i, t in enumerate(terms)}
 plan = SimpleNamespace(terms=terms, pairs=list(zip(terms, terms[1:])), weights=weights)
 text = "sông hồng chảy qua hà nội rồi ra biển đông, xa lạng sơn"
 syls = rerank.folded_syllables(text)
-print(repr(rerank.final_score(7.0, 9.0, syls, "Biển Đông và sông Hồng", plan)))
+print(repr(rerank.scorer_for(plan)(7.0, 9.0, syls, "Biển Đông và sông Hồng")))
 """
 
 
