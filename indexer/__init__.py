@@ -2,7 +2,8 @@
 
 Data flows through the modules in this order: ``articles`` (files -> records), ``text``
 and ``segment`` (normalisation, syllables, pyvi words), ``analysis`` (the indexed views),
-``schema`` and ``store`` (the index), ``query`` and ``search`` (results), ``cli``.
+``schema``, ``storage`` (the codec) and ``store`` (the index), ``query`` and ``search``
+(results), ``cli``.
 """
 
 __version__ = "0.1.0"

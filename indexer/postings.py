@@ -10,23 +10,20 @@ postings: they are read per reader and applied by the caller.
 
 from __future__ import annotations
 
-import io
 import os
-import struct
 import threading
-import zlib
+import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
-from pickle import Unpickler, loads
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from whoosh.codec import whoosh3
 from whoosh.matching import ListMatcher
 from whoosh.reading import TermNotFound
 
-from indexer import whoosh_blocks  # also patches Whoosh to read both shapes of blocks
+from indexer.storage.blocks import block_weights, lengths_and_blob, unpack_ids
+from indexer.storage.codec import InlinedPostings, PassagePerDocReader, PassageTermsReader
 from indexer.term_formats import COMPACT, decode_positions
-from indexer.whoosh_speedups import field_lengths
 
 POSITION_BITS = 24  # a passage has far fewer syllables than 2**24
 CACHE_BYTES = int(os.environ.get("VNSEARCH_POSTINGS_CACHE_MB", "256")) * 1_000_000
@@ -42,132 +39,31 @@ def segment_key(reader) -> str:
     return segment.segment_id() if segment is not None else f"reader-{id(reader)}"
 
 
-# Pickle opcodes of a Whoosh 2.7 posting block: the tuple (ids, weights, values).
-_MARK, _TUPLE, _FLOAT, _NONE = ord("("), ord("t"), ord("G"), ord("N")
-_INT1 = ord("K")
-_BINPUT, _LONG_BINPUT = ord("q"), ord("r")
-_FLOAT_RECORD = np.dtype([("op", "u1"), ("value", ">f8")])
+class _ThroughWhoosh(Exception):
+    """The postings are not in compact blocks (inlined in the term table, or a segment
+    written by another codec): read them through Whoosh's matcher."""
 
 
-def _ints(raw: np.ndarray, at: int, count: int) -> tuple[np.ndarray, int] | None:
-    """``count`` pickled one-byte ints from ``at`` (values, offset after them), or None.
-
-    Other widths are left to ``pickle.loads``: with packed values (``whoosh_blocks``) it
-    unpickles a block faster than a Python loop over the opcodes would.
-    """
-    end = at + 2 * count
-    if (raw[at:end:2] == _INT1).all():
-        return raw[at + 1 : end : 2].astype(np.int64), end
-    return None
-
-
-def _ids_and_weights(data: bytes, count: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The ids and weights of a pickled block, read without unpickling it.
-
-    Unpickling also decodes the block's values: for blocks written before values were
-    packed (``whoosh_blocks``) every posting's positions, and even packed blocks of
-    one-byte ids unpickle slower (28 vs 19 µs). Handles the shapes Whoosh writes for a
-    block of four postings or more (one-byte ints, then no weights, one weight or a run
-    of floats); None for anything else, which the caller unpickles.
-    """
-    if count < 4 or len(data) < 3 + 2 * count or data[2] != _MARK:  # short tuples: no MARK
-        return None
-    raw = np.frombuffer(data, dtype=np.uint8)
-    found = _ints(raw, 3, count)
-    if found is None or data[found[1]] != _TUPLE:
-        return None
-    ids, at = found[0], found[1] + 1
-    at += {_BINPUT: 2, _LONG_BINPUT: 5}.get(data[at], 0)  # the tuple's memo entry
-    op = data[at]
-    if op == _NONE:
-        return ids, np.ones(count)
-    if op == _FLOAT:
-        return ids, np.full(count, np.frombuffer(data, ">f8", 1, at + 1)[0], dtype=np.float64)
-    after = at + 1 + 9 * count
-    if op != _MARK or len(data) <= after or data[after] != _TUPLE:
-        return None
-    records = np.frombuffer(data, _FLOAT_RECORD, count, at + 1)
-    if not (records["op"] == _FLOAT).all():
-        return None
-    return ids, records["value"].astype(np.float64)
-
-
-_LIST_HEADER = whoosh3.WHOOSH3_HEADER_MAGIC
-_BLOCK_SIZE = struct.Struct("!i")  # a block's length; negative for the last block
-
-
-def _list_blocks(reader, fieldname: str, btext: bytes) -> list[tuple[int, bytes]] | None:
-    """(postings, decompressed data) of each block of a term's posting list in a segment,
-    the list read from disk at once; None when the segment does not hold the term.
-
-    Whoosh's matcher reads a list a few bytes at a time (the header, then each block's
-    length, statistics and data) and walks the term table the same way: that was most
-    of the cost of reading a short list. Inlined lists (never written here) raise
-    ``_Inlined``.
-    """
-    terms = reader._terms
+def _blocks(reader, fieldname: str, btext: bytes) -> list[tuple] | None:
+    """The stored (ids, weights, values) of each block of a term's posting list in one
+    segment, read at once (``PassageTermsReader.posting_blocks``); None when the segment
+    does not hold the term."""
+    terms = getattr(reader, "_terms", None)
+    if not isinstance(terms, PassageTermsReader):
+        raise _ThroughWhoosh
     try:
-        info = whoosh3.W3TermInfo.from_bytes(terms._tindex[terms._keycoder(fieldname, btext)])
-    except KeyError:
-        return None
-    if info.is_inlined():
-        raise _Inlined
-    offset, length = info.extent()
-    length = length[0] if isinstance(length, tuple) else length  # Whoosh unpacks a 1-tuple
-    raw = terms._postfile.get(offset, length)
-    if raw[: len(_LIST_HEADER)] != _LIST_HEADER:
-        raise ValueError(f"no posting list at {offset} for {fieldname}:{btext!r}")
-    stream = io.BytesIO(raw)
-    blocks = []
-    at = len(_LIST_HEADER)
-    while at < len(raw):
-        (size,) = _BLOCK_SIZE.unpack_from(raw, at)
-        stream.seek(at + _BLOCK_SIZE.size)
-        count, _, _, compression, _, _ = Unpickler(stream).load()
-        end = at + _BLOCK_SIZE.size + abs(size)
-        data = raw[stream.tell() : end]
-        blocks.append((count, zlib.decompress(data) if compression else data))
-        at = end
-        if size < 0:
-            break
-    return blocks
+        return terms.posting_blocks(fieldname, btext)
+    except InlinedPostings:
+        raise _ThroughWhoosh from None
 
 
-class _Inlined(Exception):
-    """The term's postings are inlined in the term table: read them through Whoosh."""
-
-
-def _block_ids(stored) -> np.ndarray:
-    """A block's document numbers from its stored deltas, in any of the shapes
-    ``whoosh_blocks`` reads."""
-    if isinstance(stored, bytes):
-        return whoosh_blocks.unpack_ids(stored)
-    return np.cumsum(np.asarray(stored, dtype=np.int64))
-
-
-def _block_weights(weights, count: int) -> np.ndarray:
-    if weights is None:
-        return np.ones(count)
-    if isinstance(weights, float):
-        return np.full(count, weights)
-    if isinstance(weights, bytes):
-        return whoosh_blocks.unpack_weights(weights)
-    return np.fromiter(weights, dtype=np.float64, count=len(weights))
-
-
-def _read_leaf(blocks: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+def _read_leaf(stored: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
     """Every block of an on-disk posting list, decoded without visiting each posting."""
     id_parts, weight_parts = [], []
-    for count, data in blocks:
-        fast = _ids_and_weights(data, count)
-        if fast is not None:
-            id_parts.append(_block_ids(fast[0]))
-            weight_parts.append(fast[1])
-            continue
-        ids, weights, _values = loads(data)
-        block = _block_ids(ids)
+    for ids, weights, _values in stored:
+        block = unpack_ids(ids)
         id_parts.append(block)
-        weight_parts.append(_block_weights(weights, len(block)))
+        weight_parts.append(block_weights(weights, len(block)))
     if not id_parts:
         return _EMPTY_IDS, _EMPTY_WEIGHTS
     if len(id_parts) == 1:  # most lists in a segment: no copies (a third of a short read)
@@ -185,7 +81,8 @@ def _compact(weights: np.ndarray) -> np.ndarray:
 
 
 def _read_any(m) -> tuple[np.ndarray, np.ndarray]:
-    """Postings of a matcher Whoosh built some other way (inlined short lists)."""
+    """Postings of a matcher Whoosh built some other way (inlined short lists, segments
+    of another codec)."""
     if isinstance(m, ListMatcher):
         ids = np.asarray(list(m._ids), dtype=np.int32)
         weights = m._weights
@@ -209,19 +106,54 @@ def _matcher(reader, fieldname: str, btext: bytes):
         return None
 
 
+_UNSET: Any = object()
+
+
+@dataclass(eq=False)
+class ReaderState:
+    """What the search keeps about one Whoosh reader (a segment's, or the whole index's)
+    for as long as the reader lives: held here, keyed by the reader (``state``), never in
+    attributes of Whoosh's objects."""
+
+    leaves: Leaves | None = None
+    lengths: dict[str, np.ndarray] = field(default_factory=dict)  # a segment of another codec
+    all_lengths: dict[str, np.ndarray | None] = field(default_factory=dict)
+    deleted: np.ndarray | None = None  # a segment's deleted documents
+    all_deleted: np.ndarray | None = _UNSET
+    norms: dict[str, tuple] = field(default_factory=dict)  # ``scorer._Index._norms``
+
+
+_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_STATES_LOCK = threading.Lock()
+
+
+def state(reader) -> ReaderState:
+    """The ``ReaderState`` of ``reader``, made on first use; it goes with the reader."""
+    try:
+        return _STATES[reader]
+    except KeyError:
+        with _STATES_LOCK:
+            return _STATES.setdefault(reader, ReaderState())
+
+
 @dataclass(frozen=True)
 class Leaves:
     """A reader's segments and where each starts in its document numbering.
 
     Posting arrays are kept in this numbering, one array per term for the whole index:
     a query is then scored once, not once per segment (a dozen segments made the same
-    small numpy steps a dozen times over).
+    small numpy steps a dozen times over). The segment readers are held weakly: a
+    segment reader's own ``Leaves`` would otherwise keep it alive through its state.
     """
 
-    readers: tuple
+    refs: tuple[weakref.ref, ...]
     keys: tuple[str, ...]
     offsets: tuple[int, ...]
     size: int  # documents, deleted ones included
+
+    @property
+    def readers(self) -> tuple:
+        return tuple(ref() for ref in self.refs)
 
     @property
     def layout(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -230,16 +162,16 @@ class Leaves:
     @classmethod
     def of(cls, reader) -> Leaves:
         """The leaves of a segment reader or a multi-segment reader; kept with it."""
-        found = reader.__dict__.get("_vnsearch_leaves")
+        kept = state(reader)
+        found = kept.leaves
         if found is None:
             pairs = list(reader.leaf_readers())
-            found = cls(
-                tuple(r for r, _ in pairs),
+            found = kept.leaves = cls(
+                tuple(weakref.ref(r) for r, _ in pairs),
                 tuple(segment_key(r) for r, _ in pairs),
                 tuple(int(o) for _, o in pairs),
                 reader.doc_count_all(),
             )
-            reader.__dict__["_vnsearch_leaves"] = found
         return found
 
 
@@ -354,109 +286,64 @@ def _concatenate(arrays: list[np.ndarray]) -> np.ndarray:
 def _read_postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
     """One segment's postings of a term, numbered within the segment."""
     try:
-        blocks = _list_blocks(reader, fieldname, btext)
-    except _Inlined:
-        return _read_any(_matcher(reader, fieldname, btext))
-    return (_EMPTY_IDS, _EMPTY_WEIGHTS) if blocks is None else _read_leaf(blocks)
+        stored = _blocks(reader, fieldname, btext)
+    except _ThroughWhoosh:
+        m = _matcher(reader, fieldname, btext)
+        return (_EMPTY_IDS, _EMPTY_WEIGHTS) if m is None else _read_any(m)
+    return (_EMPTY_IDS, _EMPTY_WEIGHTS) if stored is None else _read_leaf(stored)
 
 
 def _read_keys(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray]:
     """One segment's occurrence keys of a term, numbered within the segment."""
     try:
-        blocks = _list_blocks(reader, fieldname, btext)
-    except _Inlined:
+        stored = _blocks(reader, fieldname, btext)
+    except _ThroughWhoosh:
         m = _matcher(reader, fieldname, btext)
         keys = []
-        while m.is_active():
+        while m is not None and m.is_active():
             keys.extend(m.id() << POSITION_BITS | p for p in m.value_as("positions"))
             m.next()
         return (np.asarray(keys, dtype=np.int64),)
-    return (_EMPTY_KEYS,) if blocks is None else (_read_positions(blocks),)
+    return (_EMPTY_KEYS,) if stored is None else (_read_positions(stored),)
 
 
 def _size(arrays: tuple[np.ndarray, ...]) -> int:
     return sum(a.nbytes for a in arrays) + 100
 
 
-def _decode_positions(value: bytes) -> list[int]:
-    return decode_positions(value)
-
-
-# A position value: 4-byte big-endian count, then pickle protocol 2 of the list of deltas:
-# PROTO 2, EMPTY_LIST, BINPUT 0, then one int and APPEND, or MARK, the ints and APPENDS.
-_LIST_HEAD = np.frombuffer(b"\x80\x02]q\x00", dtype=np.uint8)
-_APPENDS = ord("e")
-
-
-def _items(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For lists of ``counts`` one-byte pickled ints from ``starts``: each item's list, the
-    index of each list's first item, and each item's opcode offset."""
+def _items(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For runs of ``counts`` two-byte positions from ``starts``: each item's run and each
+    item's byte offset."""
     owner = np.repeat(np.arange(len(starts)), counts)
     first = np.cumsum(counts) - counts
     at = starts[owner] + 2 * (np.arange(int(counts.sum())) - first[owner])
-    return owner, first, at
+    return owner, at
 
 
 def _keys(docs: np.ndarray, lengths: np.ndarray, blob: bytes) -> np.ndarray:
     """Sorted ``doc << POSITION_BITS | position`` keys of postings whose position values,
     ``lengths[i]`` bytes each, are laid end to end in ``blob``.
 
-    Compact values and the usual shapes of Whoosh's (one position under 256; several,
-    each delta under 256) are read with numpy for all postings at once; any other value
-    is decoded on its own.
+    Compact values (``term_formats``) are read with numpy for all postings at once; a
+    value in Whoosh's encoding (written for a passage with a position past 65,535) is
+    decoded on its own.
     """
     raw = np.frombuffer(blob, dtype=np.uint8)
     offsets = np.cumsum(lengths) - lengths
     compact = _compact_keys(docs, lengths, raw, offsets)
     if compact is not None:
         return compact
-    # Values long enough for the shortest usual shape: count, list head, int, APPEND.
-    ok = lengths >= 12
-    starts = np.where(ok, offsets, 0)  # 0: the other values are read from a safe place
-    if not ok.any():  # nothing to read with numpy, and the blob may be too short for it
-        starts, ok = starts[:0], ok[:0]
-    head = raw[starts[:, None] + np.arange(4, 9)]
-    ok &= (head == _LIST_HEAD).all(axis=1)
-    counts = np.zeros(len(starts), dtype=np.int64)
-    for i in range(4):
-        counts = counts << 8 | raw[starts + i]
-    op = raw[starts + 9]
-    handled = np.zeros(len(docs), dtype=bool)
-
-    single = np.flatnonzero(ok & (counts == 1) & (op == _INT1))
-    handled[single] = True
-    doc_parts = [docs[single]]
-    position_parts = [raw[starts[single] + 10].astype(np.int64)]
-
-    multi = np.flatnonzero(ok & (counts > 1) & (op == _MARK))
-    ends = starts[multi] + 10 + 2 * counts[multi]  # where APPENDS is, if all ints are K
-    fits = ends < offsets[multi] + lengths[multi]
-    multi, ends = multi[fits], ends[fits]
-    owner, _, at = _items(starts[multi] + 10, counts[multi])
-    bad = np.bincount(owner, weights=raw[at] != _INT1, minlength=len(multi)) > 0
-    bad |= raw[ends] != _APPENDS
-    multi = multi[~bad]
-    handled[multi] = True
-    owner, first, at = _items(starts[multi] + 10, counts[multi])
-    deltas = raw[at + 1].astype(np.int64)
-    running = np.cumsum(deltas)
-    before = running[first] - deltas[first] if len(first) else running[:0]
-    doc_parts.append(docs[multi][owner])
-    position_parts.append(running - before[owner])
-
-    # Compact values (``term_formats``): the marker, then two bytes a position.
     first_byte = np.zeros(len(docs), dtype=np.uint8)
     nonempty = lengths > 0
     first_byte[nonempty] = raw[offsets[nonempty]]
-    compact = np.flatnonzero(~handled & (lengths % 2 == 1) & (first_byte == COMPACT))
-    handled[compact] = True
-    owner, _, at = _items(offsets[compact] + 1, (lengths[compact] - 1) // 2)
-    doc_parts.append(docs[compact][owner])
-    position_parts.append(raw[at].astype(np.int64) | raw[at + 1].astype(np.int64) << 8)
-
-    for i in np.flatnonzero(~handled).tolist():
+    ours = (lengths % 2 == 1) & (first_byte == COMPACT)
+    chosen = np.flatnonzero(ours)
+    owner, at = _items(offsets[chosen] + 1, (lengths[chosen] - 1) // 2)
+    doc_parts = [docs[chosen][owner]]
+    position_parts = [raw[at].astype(np.int64) | raw[at + 1].astype(np.int64) << 8]
+    for i in np.flatnonzero(~ours).tolist():
         start = int(offsets[i])
-        found = _decode_positions(blob[start : start + int(lengths[i])])
+        found = decode_positions(blob[start : start + int(lengths[i])])
         doc_parts.append(np.full(len(found), docs[i], dtype=np.int64))
         position_parts.append(np.asarray(found, dtype=np.int64))
     keys = np.concatenate(doc_parts).astype(np.int64) << POSITION_BITS
@@ -468,11 +355,11 @@ def _keys(docs: np.ndarray, lengths: np.ndarray, blob: bytes) -> np.ndarray:
 def _compact_keys(
     docs: np.ndarray, lengths: np.ndarray, raw: np.ndarray, offsets: np.ndarray
 ) -> np.ndarray | None:
-    """``_keys`` when every value is compact (``term_formats``), as in every segment
-    written since: with each value's marker byte dropped, the values end to end are the
-    positions, two bytes each, in order (which cut 16–21 % of the CPU time of reading a
-    term's positions, against gathering them two bytes at a time). None when some value
-    is not compact."""
+    """``_keys`` when every value is compact (``term_formats``), as in every list but
+    those of a passage longer than 65,536 syllables: with each value's marker byte
+    dropped, the values end to end are the positions, two bytes each, in order (which
+    cut 16–21 % of the CPU time of reading a term's positions, against gathering them
+    two bytes at a time). None when some value is not compact."""
     if not len(docs) or (lengths < 3).any() or not (lengths % 2 == 1).all():
         return None
     if int(lengths.sum()) != len(raw) or not (raw[offsets] == COMPACT).all():
@@ -487,14 +374,13 @@ def _compact_keys(
     return keys
 
 
-def _read_positions(blocks: list[tuple[int, bytes]]) -> np.ndarray:
+def _read_positions(stored: list[tuple]) -> np.ndarray:
     """Every occurrence of an on-disk posting list, as sorted keys."""
     id_parts, length_parts, blobs = [], [], []
-    for _count, data in blocks:
-        ids, _, values = loads(data)
-        block = _block_ids(ids)
+    for ids, _, values in stored:
+        block = unpack_ids(ids)
         id_parts.append(block)
-        lengths, blob = whoosh_blocks.lengths_and_blob(values, len(block))
+        lengths, blob = lengths_and_blob(values, len(block))
         length_parts.append(lengths)
         blobs.append(blob)
     if not id_parts:
@@ -504,32 +390,35 @@ def _read_positions(blocks: list[tuple[int, bytes]]) -> np.ndarray:
 
 
 def lengths(reader, fieldname: str) -> np.ndarray | None:
-    """Each document's length in ``fieldname`` as Whoosh scores it (None: no lengths)."""
-    cache = reader.__dict__.setdefault("_vnsearch_np_lengths", {})
-    if fieldname not in cache:
-        column = field_lengths(reader._perdoc, fieldname)
-        if column is None:
-            cache[fieldname] = None
-        else:
-            found = np.frombuffer(column, dtype=np.uint32)
-            missing = reader.doc_count_all() - len(found)
-            # Documents past the column's end have no terms in the field.
-            cache[fieldname] = np.pad(found, (0, missing)) if missing > 0 else found
+    """Each document's length in ``fieldname`` as Whoosh scores it, over every document of
+    a segment reader (None: no lengths)."""
+    perdoc = reader._perdoc
+    if isinstance(perdoc, PassagePerDocReader):
+        return perdoc.length_array(fieldname)
+    cache = state(reader).lengths
+    if fieldname not in cache:  # a segment of another codec: through Whoosh, slowly
+        count = reader.doc_count_all()
+        cache[fieldname] = np.fromiter(
+            (perdoc.doc_field_length(d, fieldname) or 0 for d in range(count)),
+            dtype=np.uint32,
+            count=count,
+        )
     return cache[fieldname]
 
 
 def all_lengths(reader, fieldname: str) -> np.ndarray | None:
     """``lengths`` of every document of a (multi-segment) reader; kept with the reader."""
-    cache = reader.__dict__.setdefault("_vnsearch_all_lengths", {})
+    cache = state(reader).all_lengths
     if fieldname not in cache:
         leaves = Leaves.of(reader)
-        parts = [lengths(leaf, fieldname) for leaf in leaves.readers]
+        readers = leaves.readers
+        parts = [lengths(leaf, fieldname) for leaf in readers]
         if all(p is None for p in parts):
             cache[fieldname] = None
         else:  # a segment without the column has no terms in the field: lengths 0
             parts = [
                 np.zeros(leaf.doc_count_all(), dtype=np.uint32) if p is None else p
-                for leaf, p in zip(leaves.readers, parts, strict=True)
+                for leaf, p in zip(readers, parts, strict=True)
             ]
             cache[fieldname] = parts[0] if len(parts) == 1 else np.concatenate(parts)
     return cache[fieldname]
@@ -539,8 +428,8 @@ def all_deleted(reader) -> np.ndarray | None:
     """A mask over every document of a (multi-segment) reader, True where deleted; None
     when nothing is. A lookup per match instead of a sorted search: an index that took
     many deletions (replaced articles) holds tens of thousands."""
-    cache = reader.__dict__
-    if "_vnsearch_all_deleted" not in cache:
+    kept = state(reader)
+    if kept.all_deleted is _UNSET:
         leaves = Leaves.of(reader)
         mask = None
         for leaf, offset in zip(leaves.readers, leaves.offsets, strict=True):
@@ -549,14 +438,14 @@ def all_deleted(reader) -> np.ndarray | None:
                 if mask is None:
                     mask = np.zeros(leaves.size, dtype=bool)
                 mask[gone + offset] = True
-        cache["_vnsearch_all_deleted"] = mask
-    return cache["_vnsearch_all_deleted"]
+        kept.all_deleted = mask
+    return kept.all_deleted
 
 
 def deleted(reader) -> np.ndarray:
     """Sorted numbers of the segment's deleted documents."""
-    cache = reader.__dict__
-    if "_vnsearch_deleted" not in cache:
+    kept = state(reader)
+    if kept.deleted is None:
         docs = sorted(reader._perdoc.deleted_docs()) if reader.has_deletions() else []
-        cache["_vnsearch_deleted"] = np.asarray(docs, dtype=np.int32)
-    return cache["_vnsearch_deleted"]
+        kept.deleted = np.asarray(docs, dtype=np.int32)
+    return kept.deleted

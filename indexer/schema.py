@@ -9,7 +9,7 @@ from indexer.analysis import syllable_analyzer, word_analyzer
 from indexer.term_formats import TermFrequency, TermPositions
 
 # Bumped whenever the analysis or the schema changes in a way that needs a rebuild.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Metadata a user can filter on; each has a "<name>_key" field holding fold(value).
 FILTER_FIELDS = ("category", "source")

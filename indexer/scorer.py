@@ -23,7 +23,7 @@ from whoosh import query as wq
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from indexer.postings import POSITION_BITS, PostingsCache, all_deleted, all_lengths
+from indexer.postings import POSITION_BITS, PostingsCache, all_deleted, all_lengths, state
 
 _EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0))
 
@@ -251,7 +251,7 @@ class _Index:
         """``k1 * ((1 - b) + b * length / avgfl)`` of every document: the length part of
         BM25's denominator, the same for every term of a field until the index changes
         (and with it the average length). Kept with the searcher's reader."""
-        cache = self.reader.__dict__.setdefault("_vnsearch_norms", {})
+        cache = state(self.reader).norms
         key = (b, k1, avgfl)
         found = cache.get(fieldname)
         if found is None or found[0] != key:

@@ -21,20 +21,16 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.codec.base import Segment
-from whoosh.codec.whoosh3 import W3Codec
 from whoosh.index import FileIndex
 from whoosh.reading import SegmentReader
 from whoosh.writing import MERGE_SMALL, NO_MERGE, SegmentWriter
 
-from indexer import (
-    vocabulary_files,
-    whoosh_blocks,  # noqa: F401  (patches Whoosh on import)
-    whoosh_speedups,  # noqa: F401  (patches Whoosh on import)
-)
+from indexer import vocabulary_files
 from indexer.analysis import analyse_passage, analyse_syllables
 from indexer.articles import Article, ReadError, read_paths
 from indexer.posting_pool import TermGroupedPool
 from indexer.schema import ARTICLE_FIELDS, FILTER_FIELDS, SCHEMA_VERSION, build_schema
+from indexer.storage.codec import PassageCodec
 from indexer.text import fold
 
 INDEX_NAME = "passages"
@@ -56,7 +52,8 @@ COMPOUND = False
 MAX_SEGMENTS = 64  # more, and a commit merges the small ones (slow: avoid it)
 # Postings per block of a posting list (Whoosh's default is 128). Searches read whole
 # posting lists, and each block costs a header, a zlib stream and a pickle: a syllable in
-# 100,000 passages is 25 blocks instead of 782. Any index reads either size.
+# 100,000 passages is 25 blocks instead of 782. Each segment records its codec, and with
+# it this size; any reader reads any size.
 BLOCK_POSTINGS = 4096
 
 
@@ -186,24 +183,32 @@ def passage_documents(article: Article, digest: str) -> Iterator[dict]:
         yield doc
 
 
+def _codec() -> PassageCodec:
+    """The codec of every segment this product writes, merged ones included: Whoosh
+    records it in the segment, and every reader of the segment reads through it."""
+    return PassageCodec(blocklimit=BLOCK_POSTINGS)
+
+
 def _segment_writer(ix: FileIndex) -> SegmentWriter:
-    """A writer of separate segment files with large posting blocks, taking no lock."""
-    return SegmentWriter(ix, _lk=False, compound=COMPOUND, codec=W3Codec(blocklimit=BLOCK_POSTINGS))
+    """A writer of separate segment files in the product's codec, taking no lock."""
+    return SegmentWriter(ix, _lk=False, compound=COMPOUND, codec=_codec())
 
 
-def _worker_writer(ix: FileIndex) -> SegmentWriter:
-    """A writer of a new segment, without the lock, its postings grouped in memory.
+class WorkerWriter(SegmentWriter):
+    """A writer of a new segment, without the lock, its postings grouped in memory
+    (``TermGroupedPool``).
 
     Whoosh 2.7.4 puts every writer's temporary files in one folder named after the index
     and deletes the folder when a writer finishes: parallel writers would delete each
-    other's. Each worker's writer gets a folder named after its segment (and not starting
-    with the index name, which Whoosh would take for a segment file).
+    other's. This writer's folder is named after its segment (and does not start with
+    the index name, which Whoosh would take for a segment file).
     """
-    writer = _segment_writer(ix)
-    own = ix.storage.temp_storage(f"{WORKER_TEMP_PREFIX}{writer.newsegment.segment_id()}.tmp")
-    writer._tempstorage = own
-    writer.pool = TermGroupedPool()
-    return writer
+
+    def __init__(self, ix: FileIndex) -> None:
+        super().__init__(ix, _lk=False, compound=COMPOUND, codec=_codec())
+        name = f"{WORKER_TEMP_PREFIX}{self.newsegment.segment_id()}.tmp"
+        self._tempstorage = ix.storage.temp_storage(name)
+        self.pool = TermGroupedPool()
 
 
 def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment | None, list]:
@@ -214,7 +219,7 @@ def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment 
     """
     index_dir, batch = job
     ix = whoosh_index.open_dir(index_dir, indexname=INDEX_NAME)
-    writer = _worker_writer(ix)
+    writer = WorkerWriter(ix)
     counts = []
     try:
         folded = "folded" in ix.schema  # not in an index built before the field

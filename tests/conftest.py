@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import pickle
 import shutil
 import unicodedata
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -131,16 +129,6 @@ def service(index_dir) -> SearchService:
     svc.close()
 
 
-@pytest.fixture(scope="session")
-def whoosh_shaped_index_dir(tmp_path_factory, corpus_dir) -> Path:
-    """The corpus indexed with Whoosh's own posting shapes and small blocks."""
-    target = tmp_path_factory.mktemp("whoosh-shaped")
-    with pytest.MonkeyPatch.context() as patch, whoosh_own_shapes():
-        patch.setattr(store, "BLOCK_POSTINGS", 16)
-        update_index(target, [corpus_dir], workers=1)
-    return target
-
-
 @pytest.fixture()
 def fresh_index(tmp_path, corpus_dir) -> Path:
     """An index of one's own, for tests that change it."""
@@ -177,24 +165,3 @@ def make_app():
 @pytest.fixture()
 def client(app):
     return app.test_client()
-
-
-@contextmanager
-def whoosh_own_shapes():
-    """Write postings as Whoosh 2.7.4 itself does (tuples, protocol 2, its positions
-    encoding): the segments of an index built before ``indexer.whoosh_blocks``."""
-    from whoosh.codec import whoosh3
-    from whoosh.formats import Positions
-
-    from indexer import term_formats, whoosh_blocks
-
-    with pytest.MonkeyPatch.context() as patch:
-        writer = whoosh3.W3PostingsWriter
-        patch.setattr(whoosh3, "dumps", pickle.dumps)
-        patch.setattr(writer, "_write_block", whoosh_blocks._original_write_block)
-        patch.setattr(writer, "_mini_ids", whoosh_blocks._original_mini_ids)
-        patch.setattr(writer, "_mini_weights", whoosh_blocks._original_mini_weights)
-        patch.setattr(writer, "_mini_values", whoosh_blocks._original_mini_values)
-        patch.setattr(term_formats.TermPositions, "encode", Positions.encode)
-        patch.setattr(term_formats, "_one_position", lambda pos: Positions().encode([pos]))
-        yield

@@ -1,4 +1,4 @@
-"""Our writing shortcuts write the very segment Whoosh's own code writes."""
+"""Our writing shortcuts (pool, formats, codec) write what Whoosh's own code writes."""
 
 from whoosh import index as whoosh_index
 from whoosh.formats import Frequency, Positions
@@ -24,9 +24,11 @@ def _write(index_dir, documents, ours: bool):
             field.format = Positions() if isinstance(field.format, Positions) else Frequency()
     index_dir.mkdir()
     ix = whoosh_index.create_in(index_dir, schema)
-    writer = SegmentWriter(ix, limitmb=0.05)  # Whoosh's pool spills sorted runs at this size
-    if ours:
-        writer.pool = TermGroupedPool()
+    if ours:  # the product's codec and pool
+        writer = store.WorkerWriter(ix)
+        assert isinstance(writer.pool, TermGroupedPool)
+    else:  # Whoosh's own, its pool spilling sorted runs at this size
+        writer = SegmentWriter(ix, limitmb=0.05)
     for doc in documents:
         writer.add_document(**doc)
     writer.commit(merge=False)

@@ -2,52 +2,20 @@
 
 from __future__ import annotations
 
-import pickle
-import zlib
+import gc
+import weakref
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.formats import Positions
+from whoosh.writing import SegmentWriter
 
 from indexer import postings, store
 from indexer.articles import Article, Paragraph
+from indexer.search import SearchService
 from indexer.term_formats import encode_positions
-
-
-def test_block_reader_equals_unpickling_every_block(whoosh_shaped_index_dir):
-    """Blocks in Whoosh's own shape (indexes written before) are mostly read without
-    unpickling them."""
-    ix = store.open_index(whoosh_shaped_index_dir)
-    read_fast = blocks = many = 0
-    with ix.reader() as reader:
-        for leaf, _ in reader.leaf_readers():
-            for fieldname in ("text", "word", "title"):
-                for btext, _ in leaf.iter_field(fieldname):
-                    matcher = leaf._terms.matcher(fieldname, btext, leaf.schema[fieldname].format)
-                    if not hasattr(matcher, "_postfile"):
-                        continue  # inlined in the term dictionary: not a block
-                    many += not matcher._lastblock  # a list of more than one block
-                    while matcher.is_active():
-                        start, end = matcher._dataoffset, matcher._nextoffset
-                        data = matcher._postfile.get(start, end - start)
-                        if matcher._compression:
-                            data = zlib.decompress(data)
-                        ids, weights, _ = pickle.loads(data)
-                        fast = postings._ids_and_weights(data, matcher._blocklength)
-                        blocks += 1
-                        if fast is not None:
-                            read_fast += 1
-                            assert fast[0].tolist() == list(ids)
-                            if weights is None:
-                                weights = [1.0] * len(ids)
-                            elif isinstance(weights, float):
-                                weights = [weights] * len(ids)
-                            assert np.array_equal(fast[1], np.asarray(weights))
-                        matcher._next_block()
-    assert read_fast > blocks / 4  # the common shapes are read without unpickling
-    assert many > 100  # the fixture writes small blocks, as a large index has many
 
 
 def test_posting_lists_are_written_in_large_blocks(tmp_path):
@@ -57,19 +25,6 @@ def test_posting_lists_are_written_in_large_blocks(tmp_path):
         ((leaf, _),) = reader.leaf_readers()
         matcher = leaf._terms.matcher("text", "mưa".encode(), leaf.schema["text"].format)
         assert matcher._blocklength == 300  # Whoosh's default would cut 128, 128, 44
-
-
-def test_corrupt_shapes_are_left_to_pickle():
-    block = pickle.dumps(((200, 1, 2, 3, 4), (1.0, 2.0, 1.0, 1.0, 1.0), ("x",) * 5), 2)
-    ids, weights = postings._ids_and_weights(block, 5)
-    assert ids.tolist() == [200, 1, 2, 3, 4] and weights.tolist() == [1.0, 2.0, 1.0, 1.0, 1.0]
-    assert postings._ids_and_weights(block, 6) is None  # a count that does not fit
-    wide = pickle.dumps(((300, 1, 2, 3, 4), None, ("x",) * 5), 2)
-    assert postings._ids_and_weights(wide, 5) is None  # two-byte ints: left to pickle
-    odd = pickle.dumps((("a", 1, 2, 3), None, None), 2)
-    assert postings._ids_and_weights(odd, 4) is None
-    short = pickle.dumps(((1, 2), None, None), 2)
-    assert postings._ids_and_weights(short, 2) is None
 
 
 def _whoosh_keys(leaf, fieldname, btext):
@@ -82,10 +37,9 @@ def _whoosh_keys(leaf, fieldname, btext):
     return keys
 
 
-@pytest.mark.parametrize("shapes", ["ours", "whoosh"])
-def test_positions_equal_whoosh_decoding_for_every_term(index_dir, whoosh_shaped_index_dir, shapes):
+def test_positions_equal_whoosh_decoding_for_every_term(index_dir):
     cache = postings.PostingsCache()
-    ix = store.open_index(index_dir if shapes == "ours" else whoosh_shaped_index_dir)
+    ix = store.open_index(index_dir)
     checked = 0
     with ix.reader() as reader:
         for leaf, _ in reader.leaf_readers():
@@ -106,8 +60,8 @@ def test_positions_equal_whoosh_decoding_for_every_term(index_dir, whoosh_shaped
     )
 )
 def test_position_values_of_any_shape_are_decoded(encoded):
-    """One positions value per document, in our encoding or Whoosh's, side by side, with
-    small and large positions and deltas."""
+    """One positions value per document, in our encoding or Whoosh's (which ours falls
+    back to past position 65,535), side by side, with small and large positions."""
     documents = [positions for positions, _ in encoded]
     values = [encode(positions) for positions, encode in encoded]
     docs = np.arange(len(values), dtype=np.int64) * 3
@@ -192,3 +146,51 @@ def test_cached_postings_follow_the_index_as_it_changes(tmp_path, corpus_dir, mo
             assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
             got = cache.positions(after, "text", btext)
             assert got.tolist() == fresh.positions(after, "text", btext).tolist()
+
+
+def test_a_segment_of_whooshs_own_codec_is_read_through_whoosh(tmp_path, corpus_dir):
+    """Each segment is read as its codec says: one written by plain Whoosh (a user's own
+    ``ix.writer()``) beside the product's is read through Whoosh's matchers."""
+    target = tmp_path / "index"
+    store.update_index(target, [corpus_dir], workers=1)
+    ix = store.open_index(target)
+    writer = SegmentWriter(ix, codec=W3Codec())
+    article = Article("plain", "Tin thêm", (Paragraph("Mưa lớn ở Lạng Sơn cả ngày."),))
+    for doc in store.passage_documents(article, article.content_hash()):
+        writer.add_document(**doc)
+    writer.commit(merge=False)
+    with store.open_index(target).reader() as reader:
+        codecs = [type(leaf.codec()) for leaf, _ in reader.leaf_readers()]
+        assert codecs == [store.PassageCodec, W3Codec]
+        cache = postings.PostingsCache()
+        for btext in ("mưa".encode(), "sơn".encode(), "lạng".encode()):
+            ids, weights = cache.postings(reader, "text", btext)
+            assert (ids.tolist(), weights.tolist()) == _whoosh_postings(reader, "text", btext)
+            expected = sorted(
+                (key >> postings.POSITION_BITS) + offset << postings.POSITION_BITS
+                | key & ((1 << postings.POSITION_BITS) - 1)
+                for leaf, offset in reader.leaf_readers()
+                if ("text", btext) in leaf
+                for key in _whoosh_keys(leaf, "text", btext)
+            )
+            assert cache.positions(reader, "text", btext).tolist() == expected
+        assert postings.all_lengths(reader, "text")[-1] == reader.doc_field_length(
+            reader.doc_count_all() - 1, "text"
+        )
+    with SearchService(target) as service:
+        assert service.search('"lạng sơn cả ngày"').results[0].article_id == "plain"
+
+
+def test_reader_state_goes_with_its_reader(index_dir):
+    """What the search keeps per reader lives beside it, not in it, and not past it."""
+    reader = store.open_index(index_dir).reader()
+    postings.Leaves.of(reader)
+    postings.all_lengths(reader, "text")
+    postings.all_deleted(reader)
+    assert not any(k.startswith("_vnsearch") for k in vars(reader))
+    assert reader in postings._STATES
+    gone = weakref.ref(reader)
+    reader.close()
+    del reader
+    gc.collect()
+    assert gone() is None  # its state (leaves included) did not keep it alive

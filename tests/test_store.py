@@ -109,7 +109,7 @@ def test_stats(fresh_index):
 
 
 def test_index_of_another_schema_version_asks_for_a_rebuild(fresh_index):
-    (fresh_index / "VERSION").write_text("2\n")
+    (fresh_index / "VERSION").write_text("4\n")
     with pytest.raises(store.IndexUnavailable, match="another version"):
         store.open_index(fresh_index)
 
