@@ -103,6 +103,12 @@ def open_index(index_dir: str | os.PathLike) -> FileIndex:
     path = Path(index_dir)
     if not path.is_dir():
         raise IndexUnavailable(f"no index at {path}: run 'vnsearch index PATH' first")
+    version = path / "VERSION"
+    found = version.read_text().strip() if version.is_file() else "?"
+    another = IndexUnavailable(
+        f"the index in {path} was built by another version of vnsearch (schema {found}, "
+        f"this one reads {SCHEMA_VERSION}): rebuild it (delete it, run 'vnsearch index PATH')"
+    )
     try:
         if not whoosh_index.exists_in(str(path), INDEX_NAME):
             raise IndexUnavailable(f"no index in {path}: run 'vnsearch index PATH' first")
@@ -110,14 +116,11 @@ def open_index(index_dir: str | os.PathLike) -> FileIndex:
     except IndexUnavailable:
         raise
     except Exception as exc:  # Whoosh raises many kinds for a damaged directory
+        if found not in ("?", str(SCHEMA_VERSION)):  # e.g. a codec this version lacks
+            raise another from exc
         raise IndexUnavailable(f"the index in {path} cannot be opened: {exc}") from exc
-    version = path / "VERSION"
-    found = version.read_text().strip() if version.is_file() else "?"
     if "article_hash" not in ix.schema or found != str(SCHEMA_VERSION):
-        raise IndexUnavailable(
-            f"the index in {path} was built by another version of vnsearch (schema {found}, "
-            f"this one reads {SCHEMA_VERSION}): delete it and run 'vnsearch index' again"
-        )
+        raise another
     return ix
 
 

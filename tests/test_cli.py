@@ -89,3 +89,12 @@ def test_users_abbreviations_extend_and_override(tmp_path, index_dir, monkeypatc
     monkeypatch.setenv("VNSEARCH_ABBREVIATIONS", str(mine))
     from_env = json.loads(CliRunner().invoke(main, args).output)
     assert from_env["results"][0]["article_id"] == "nfd-article"
+
+
+def test_an_index_of_another_schema_version_is_a_one_line_rebuild_message(fresh_index):
+    (fresh_index / "VERSION").write_text("4\n")
+    for command in (["search", "lạng sơn"], ["stats"], ["delete", "duong-road"]):
+        result = CliRunner().invoke(main, [*command, "--index-dir", str(fresh_index)])
+        assert result.exit_code == 1, command
+        assert len(result.output.strip().splitlines()) == 1
+        assert "rebuild" in result.output and "schema 4" in result.output

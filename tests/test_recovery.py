@@ -156,3 +156,17 @@ def test_read_only_index_is_served_and_the_indexer_says_why_it_cannot_write(tmp_
             for path in [index_dir, *index_dir.iterdir()]:
                 path.chmod(0o755 if path.is_dir() else 0o644)
     assert store.stats(index_dir).passages == before
+
+
+def test_an_index_of_another_schema_version_is_503_asking_for_a_rebuild(tmp_path):
+    index_dir = tmp_path / "ix"
+    _seed_index(index_dir)
+    (index_dir / "VERSION").write_text("4\n")
+    client = _client(index_dir)
+    for path in ("/api/search?q=lạng sơn", "/api/health"):
+        error = assert_error(client.get(path), 503)
+        assert "rebuild" in error["message"]
+    (index_dir / "VERSION").write_text(f"{store.SCHEMA_VERSION}\n")  # rebuilt, say
+    response = client.get("/api/search?q=lạng sơn")
+    _close(client)
+    assert response.status_code == 200

@@ -110,7 +110,18 @@ def test_stats(fresh_index):
 
 def test_index_of_another_schema_version_asks_for_a_rebuild(fresh_index):
     (fresh_index / "VERSION").write_text("4\n")
-    with pytest.raises(store.IndexUnavailable, match="another version"):
+    with pytest.raises(store.IndexUnavailable, match=r"another version.*rebuild"):
+        store.open_index(fresh_index)
+
+
+def test_index_whose_codec_this_version_lacks_asks_for_a_rebuild(fresh_index):
+    """A later version's index may name a codec class this one does not have."""
+    (toc,) = fresh_index.glob("_passages_*.toc")
+    toc.write_bytes(toc.read_bytes().replace(b"PassageCodec", b"PassageCodeX"))
+    with pytest.raises(store.IndexUnavailable, match="cannot be opened"):
+        store.open_index(fresh_index)
+    (fresh_index / "VERSION").write_text("6\n")
+    with pytest.raises(store.IndexUnavailable, match=r"schema 6.*rebuild"):
         store.open_index(fresh_index)
 
 
