@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from whoosh.matching import ListMatcher
 from whoosh.reading import TermNotFound
 
 from indexer.storage.blocks import block_weights, lengths_and_blob, unpack_ids
-from indexer.storage.codec import InlinedPostings, PassagePerDocReader, PassageTermsReader
+from indexer.storage.codec import PassagePerDocReader, PassageTermsReader
 from indexer.term_formats import COMPACT, decode_positions
 
 POSITION_BITS = 24  # a passage has far fewer syllables than 2**24
@@ -40,8 +39,8 @@ def segment_key(reader) -> str:
 
 
 class _ThroughWhoosh(Exception):
-    """The postings are not in compact blocks (inlined in the term table, or a segment
-    written by another codec): read them through Whoosh's matcher."""
+    """The segment was written by another codec (a user's own ``ix.writer()``): read its
+    postings through Whoosh's matcher."""
 
 
 def _blocks(reader, fieldname: str, btext: bytes) -> list[tuple] | None:
@@ -51,10 +50,7 @@ def _blocks(reader, fieldname: str, btext: bytes) -> list[tuple] | None:
     terms = getattr(reader, "_terms", None)
     if not isinstance(terms, PassageTermsReader):
         raise _ThroughWhoosh
-    try:
-        return terms.posting_blocks(fieldname, btext)
-    except InlinedPostings:
-        raise _ThroughWhoosh from None
+    return terms.posting_blocks(fieldname, btext)
 
 
 def _read_leaf(stored: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
@@ -81,14 +77,7 @@ def _compact(weights: np.ndarray) -> np.ndarray:
 
 
 def _read_any(m) -> tuple[np.ndarray, np.ndarray]:
-    """Postings of a matcher Whoosh built some other way (inlined short lists, segments
-    of another codec)."""
-    if isinstance(m, ListMatcher):
-        ids = np.asarray(list(m._ids), dtype=np.int32)
-        weights = m._weights
-        if weights is None:
-            return ids, np.ones(len(ids))
-        return ids, np.asarray(list(weights), dtype=np.float64)
+    """Postings of a matcher of another codec's segment, one at a time."""
     ids, weights = [], []
     while m.is_active():
         ids.append(m.id())

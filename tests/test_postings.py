@@ -15,6 +15,7 @@ from whoosh.writing import SegmentWriter
 from indexer import postings, store
 from indexer.articles import Article, Paragraph
 from indexer.search import SearchService
+from indexer.storage.codec import PassageCodec
 from indexer.term_formats import encode_positions
 
 
@@ -151,17 +152,18 @@ def test_cached_postings_follow_the_index_as_it_changes(tmp_path, corpus_dir, mo
 def test_a_segment_of_whooshs_own_codec_is_read_through_whoosh(tmp_path, corpus_dir):
     """Each segment is read as its codec says: one written by plain Whoosh (a user's own
     ``ix.writer()``) beside the product's is read through Whoosh's matchers."""
+    codec = W3Codec()
     target = tmp_path / "index"
     store.update_index(target, [corpus_dir], workers=1)
     ix = store.open_index(target)
-    writer = SegmentWriter(ix, codec=W3Codec())
+    writer = SegmentWriter(ix, codec=codec)
     article = Article("plain", "Tin thêm", (Paragraph("Mưa lớn ở Lạng Sơn cả ngày."),))
     for doc in store.passage_documents(article, article.content_hash()):
         writer.add_document(**doc)
     writer.commit(merge=False)
     with store.open_index(target).reader() as reader:
         codecs = [type(leaf.codec()) for leaf, _ in reader.leaf_readers()]
-        assert codecs == [store.PassageCodec, W3Codec]
+        assert codecs == [PassageCodec, W3Codec]
         cache = postings.PostingsCache()
         for btext in ("mưa".encode(), "sơn".encode(), "lạng".encode()):
             ids, weights = cache.postings(reader, "text", btext)

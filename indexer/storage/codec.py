@@ -33,7 +33,6 @@ import numpy as np
 from whoosh import columns
 from whoosh.codec import whoosh3
 from whoosh.filedb.structfile import StructFile
-from whoosh.matching import ListMatcher
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from indexer.storage import blocks
@@ -95,11 +94,8 @@ class PassageCodec(whoosh3.W3Codec):
         )
 
     def postings_reader(self, dbfile, terminfo, format_, term=None, scorer=None):
-        if terminfo.is_inlined():
-            ids, weights, values = terminfo.inlined_postings()
-            return ListMatcher(
-                ids, weights, values, format_, scorer=scorer, term=term, terminfo=terminfo
-            )
+        if terminfo.is_inlined():  # never written: Whoosh 2.7.4 fails to inline a list
+            return super().postings_reader(dbfile, terminfo, format_, term, scorer)
         offset, length = terminfo.extent()
         return PassageLeafMatcher(dbfile, offset, length, format_, term=term, scorer=scorer)
 
@@ -195,10 +191,6 @@ class PassageLeafMatcher(whoosh3.W3LeafMatcher):
             super()._read_values()
 
 
-class InlinedPostings(Exception):
-    """The term's postings are inlined in the term table (Whoosh's ``inlinelimit``)."""
-
-
 class PassageTermsReader(whoosh3.W3TermsReader):
     """Whoosh's term table reader, its files read with ``os.pread``."""
 
@@ -208,7 +200,7 @@ class PassageTermsReader(whoosh3.W3TermsReader):
     def posting_blocks(self, fieldname: str, btext: bytes) -> list[tuple] | None:
         """The (ids, weights, values) of each block of a term's posting list, as stored
         (``indexer.storage.blocks``), the list read from disk at once; None when the
-        segment does not hold the term; ``InlinedPostings`` when it is not in blocks.
+        segment does not hold the term.
 
         Whoosh's matcher reads a list a few bytes at a time (the header, then each
         block's length, statistics and data) and walks the term table the same way:
@@ -219,8 +211,8 @@ class PassageTermsReader(whoosh3.W3TermsReader):
         except KeyError:
             return None
         info = whoosh3.W3TermInfo.from_bytes(raw_info)
-        if info.is_inlined():
-            raise InlinedPostings(f"{fieldname}:{btext!r}")
+        if info.is_inlined():  # Whoosh 2.7.4 fails to write one (``set_inline``)
+            raise ValueError(f"postings inlined in the term table for {fieldname}:{btext!r}")
         offset, length = info.extent()
         length = length[0] if isinstance(length, tuple) else length  # Whoosh unpacks a 1-tuple
         raw = self._postfile.get(offset, length)
