@@ -15,6 +15,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -112,17 +113,31 @@ class ReaderState:
     norms: dict[str, tuple] = field(default_factory=dict)  # ``scorer._Index._norms``
 
 
-_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# id(reader) -> (a weak reference to the reader, its state). Looked up on every posting
+# list and stored fields read, so a plain dict (a WeakKeyDictionary's lookup is a Python
+# call and a new weak reference, a few per cent of a keyword query); the weak reference's
+# callback drops the entry when the reader is freed, before its id can be reused.
+_STATES: dict[int, tuple[weakref.ref, ReaderState]] = {}
 _STATES_LOCK = threading.Lock()
 
 
 def state(reader) -> ReaderState:
     """The ``ReaderState`` of ``reader``, made on first use; it goes with the reader."""
-    try:
-        return _STATES[reader]
-    except KeyError:
+    found = _STATES.get(id(reader))
+    if found is None or found[0]() is not reader:
         with _STATES_LOCK:
-            return _STATES.setdefault(reader, ReaderState())
+            found = _STATES.get(id(reader))
+            if found is None or found[0]() is not reader:
+                key = id(reader)
+                found = (weakref.ref(reader, partial(_forget, key)), ReaderState())
+                _STATES[key] = found
+    return found[1]
+
+
+def _forget(key: int, ref: weakref.ref) -> None:
+    found = _STATES.get(key)
+    if found is not None and found[0] is ref:
+        _STATES.pop(key, None)
 
 
 @dataclass(frozen=True)
@@ -131,18 +146,19 @@ class Leaves:
 
     Posting arrays are kept in this numbering, one array per term for the whole index:
     a query is then scored once, not once per segment (a dozen segments made the same
-    small numpy steps a dozen times over). The segment readers are held weakly: a
-    segment reader's own ``Leaves`` would otherwise keep it alive through its state.
+    small numpy steps a dozen times over).
     """
 
-    refs: tuple[weakref.ref, ...]
     keys: tuple[str, ...]
     offsets: tuple[int, ...]
     size: int  # documents, deleted ones included
+    segments: tuple = ()  # the segment readers of a multi-segment reader
+    # A segment reader's own leaf: held weakly, or its state would keep it alive.
+    itself: weakref.ref | None = None
 
     @property
     def readers(self) -> tuple:
-        return tuple(ref() for ref in self.refs)
+        return self.segments if self.itself is None else (self.itself(),)
 
     @property
     def layout(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -155,11 +171,12 @@ class Leaves:
         found = kept.leaves
         if found is None:
             pairs = list(reader.leaf_readers())
+            readers = tuple(r for r, _ in pairs)
             found = kept.leaves = cls(
-                tuple(weakref.ref(r) for r, _ in pairs),
-                tuple(segment_key(r) for r, _ in pairs),
+                tuple(segment_key(r) for r in readers),
                 tuple(int(o) for _, o in pairs),
                 reader.doc_count_all(),
+                *(((), weakref.ref(reader)) if reader in readers else (readers, None)),
             )
         return found
 

@@ -152,11 +152,10 @@ def test_cached_postings_follow_the_index_as_it_changes(tmp_path, corpus_dir, mo
 def test_a_segment_of_whooshs_own_codec_is_read_through_whoosh(tmp_path, corpus_dir):
     """Each segment is read as its codec says: one written by plain Whoosh (a user's own
     ``ix.writer()``) beside the product's is read through Whoosh's matchers."""
-    codec = W3Codec()
     target = tmp_path / "index"
     store.update_index(target, [corpus_dir], workers=1)
     ix = store.open_index(target)
-    writer = SegmentWriter(ix, codec=codec)
+    writer = SegmentWriter(ix, codec=W3Codec())
     article = Article("plain", "Tin thêm", (Paragraph("Mưa lớn ở Lạng Sơn cả ngày."),))
     for doc in store.passage_documents(article, article.content_hash()):
         writer.add_document(**doc)
@@ -183,16 +182,22 @@ def test_a_segment_of_whooshs_own_codec_is_read_through_whoosh(tmp_path, corpus_
         assert service.search('"lạng sơn cả ngày"').results[0].article_id == "plain"
 
 
-def test_reader_state_goes_with_its_reader(index_dir):
+def test_reader_state_goes_with_its_reader(fresh_index):
     """What the search keeps per reader lives beside it, not in it, and not past it."""
-    reader = store.open_index(index_dir).reader()
-    postings.Leaves.of(reader)
-    postings.all_lengths(reader, "text")
-    postings.all_deleted(reader)
-    assert not any(k.startswith("_vnsearch") for k in vars(reader))
-    assert reader in postings._STATES
-    gone = weakref.ref(reader)
-    reader.close()
-    del reader
-    gc.collect()
-    assert gone() is None  # its state (leaves included) did not keep it alive
+    for multi in (False, True):
+        if multi:  # a second segment: a multi-segment reader
+            store.index_articles(fresh_index, [Article("extra", "Tin", (Paragraph("Mưa"),))])
+        reader = store.open_index(fresh_index).reader()
+        assert reader.is_atomic() != multi
+        leaves = postings.Leaves.of(reader)
+        assert all(leaf is not None for leaf in leaves.readers)
+        postings.all_lengths(reader, "text")
+        postings.all_deleted(reader)
+        assert postings.state(reader) is postings.state(reader)
+        assert not any(k.startswith("_vnsearch") for k in vars(reader))
+        gone = weakref.ref(reader)
+        reader.close()
+        del reader, leaves
+        gc.collect()
+        assert gone() is None  # its state (leaves included) did not keep it alive
+        assert all(ref() is not None for ref, _ in postings._STATES.values())
