@@ -10,10 +10,12 @@ from itertools import islice
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer import crfseg
+from indexer.cli import main
 from indexer.crfseg import TieCount, pyvi_rules, viterbi
 from indexer.crfseg.features import NgramIndex
 from indexer.crfseg.model import read_crfsuite, read_pyvi_pickle
@@ -310,3 +312,64 @@ def test_caches_stay_bounded(pyvi):
 def test_one_string_is_not_a_batch(segmenter):
     with pytest.raises(TypeError):
         segmenter.tokenize_many("Hà Nội")
+
+
+# vnsearch segment
+
+
+def test_cli_plain_from_stdin(pyvi):
+    lines = ["Hà Nội là thủ đô của Việt Nam", "", "   ", "THỦ ĐÔ HÀ NỘI", "26-6, 16.000 người"]
+    result = CliRunner().invoke(main, ["segment"], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split("\n") == [pyvi.tokenize(line) for line in lines] + [""]
+
+
+def test_cli_json_from_files(tmp_path):
+    first = tmp_path / "a.txt"
+    first.write_text("Hà Nội là thủ đô\n\n", encoding="utf-8")
+    second = tmp_path / "b.txt"
+    second.write_bytes("\ufeffChiều 26-6\r\nTP. Hồ Chí Minh".encode())  # BOM, CRLF, no end
+    result = CliRunner().invoke(main, ["segment", "--json", str(first), str(second)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records[0] == {
+        "text": "Hà Nội là thủ đô",
+        "words": [
+            {"word": "Hà_Nội", "start": 0, "end": 6},
+            {"word": "là", "start": 7, "end": 9},
+            {"word": "thủ_đô", "start": 10, "end": 16},
+        ],
+    }
+    assert records[1] == {"text": "", "words": []}
+    assert records[2]["text"] == "Chiều 26-6"
+    assert [w["word"] for w in records[2]["words"]] == ["Chiều", "26", "-", "6"]
+    assert records[3]["text"] == "TP. Hồ Chí Minh"
+    for record in records:
+        for w in record["words"]:
+            written = record["text"][w["start"] : w["end"]]
+            assert written.split() == w["word"].split("_") or written == w["word"]
+    assert len(records) == 4
+
+
+def test_cli_reports_bad_bytes_and_goes_on(tmp_path, pyvi):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"Ha Noi\n\xff\xfe Vi\xe1t Nam\nth\xe1\xbb\xa7 \xc4\x91\xc3\xb4\n")
+    result = CliRunner().invoke(main, ["segment", str(path)])
+    assert result.exit_code == 0
+    assert f"{path}:2: not UTF-8" in result.stderr
+    assert "Traceback" not in result.stderr
+    expected = ["Ha Noi", "\ufffd\ufffd Vi\ufffdt Nam", "thủ đô"]
+    assert result.stdout.splitlines() == [pyvi.tokenize(line) for line in expected]
+
+
+def test_cli_stdin_dash_and_missing_file(tmp_path):
+    result = CliRunner().invoke(main, ["segment", "-"], input="Việt Nam")
+    assert result.exit_code == 0 and result.stdout == "Việt_Nam\n"
+    missing = CliRunner().invoke(main, ["segment", str(tmp_path / "nope.txt")])
+    assert missing.exit_code == 2 and "does not exist" in missing.stderr
+
+
+def test_cli_help_has_an_example():
+    result = CliRunner().invoke(main, ["segment", "--help"])
+    assert result.exit_code == 0
+    assert "Example: echo" in result.output and "--json" in result.output
