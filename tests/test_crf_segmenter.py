@@ -229,7 +229,7 @@ def test_decoder_is_crfsuites_including_ties():
     scores = rng.integers(-2, 3, size=(int(lengths.sum()), 2)).astype(np.float64)
     trans = rng.integers(-1, 2, size=(2, 2)).astype(np.float64)
     ties = TieCount()
-    labels = viterbi.decode(scores, lengths, trans, ties)
+    labels = viterbi.decode(scores.T.copy(), lengths, trans, ties)
     at = 0
     for n in lengths:
         expected = _crfsuite_viterbi(scores[at : at + n].tolist(), trans.tolist())

@@ -138,9 +138,10 @@ class Vocabulary:
         self._ids = _Ids()
         self._size = 1  # rows filled; row 0 is _NO_TOKEN
         capacity = 1 << 14
-        self.own = np.zeros((capacity, self._labels))
-        self.before = np.zeros((capacity, 3, self._labels))
-        self.after = np.zeros((capacity, 3, self._labels))
+        # Label-major, token id last: each gather reads one contiguous row.
+        self.own = np.zeros((self._labels, capacity))
+        self.before = np.zeros((3, self._labels, capacity))
+        self.after = np.zeros((3, self._labels, capacity))
         self.gram = np.zeros(capacity, dtype=np.int64)
         self.lower = np.zeros(capacity, dtype=np.int64)
         self.rule = np.zeros(capacity, dtype=np.uint8)
@@ -177,26 +178,26 @@ class Vocabulary:
             own += self._flags[0] * upper
             own += self._flags[1] * title
             own += self._flags[2] * digit
-            self.own[rows] = own
+            self.own[:, rows] = own.T
             before_title, before_upper, after_title, after_upper = self._context_flags
-            self.before[rows, 0] = before
-            self.before[rows, 1] = before_title * title
-            self.before[rows, 2] = before_upper * upper
-            self.after[rows, 0] = after
-            self.after[rows, 1] = after_title * title
-            self.after[rows, 2] = after_upper * upper
+            self.before[0][:, rows] = before.T
+            self.before[1][:, rows] = (before_title * title).T
+            self.before[2][:, rows] = (before_upper * upper).T
+            self.after[0][:, rows] = after.T
+            self.after[1][:, rows] = (after_title * title).T
+            self.after[2][:, rows] = (after_upper * upper).T
             self._size = end
 
     def _reserve(self, size: int) -> None:
-        capacity = len(self.own)
+        capacity = len(self.gram)
         if size <= capacity:
             return
         while capacity < size:
             capacity *= 2
         for name in ("own", "before", "after", "gram", "lower", "rule"):
             old = getattr(self, name)
-            grown = np.zeros((capacity, *old.shape[1:]), dtype=old.dtype)
-            grown[: len(old)] = old
+            grown = np.zeros((*old.shape[:-1], capacity), dtype=old.dtype)
+            grown[..., : old.shape[-1]] = old
             setattr(self, name, grown)
 
 
@@ -210,7 +211,7 @@ def _rule_bits(token: str) -> int:
 
 
 def state_scores(vocab: Vocabulary, ids: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """crfsuite's state score (tokens × labels) of every token of the sequences whose
+    """crfsuite's state score (labels × tokens) of every token of the sequences whose
     ids are concatenated in ``ids``, sequence ``k`` starting at ``starts[k]``."""
     n = len(ids)
     first = np.zeros(n, dtype=bool)
@@ -219,12 +220,8 @@ def state_scores(vocab: Vocabulary, ids: np.ndarray, starts: np.ndarray) -> np.n
     last[starts[1:] - 1] = True
     if n:
         last[-1] = True
-    has_before = ~first
-    has_after = ~last
-    has_two_before = has_before.copy()
-    has_two_before[1:] &= has_before[:-1]
-    has_two_after = has_after.copy()
-    has_two_after[:-1] &= has_after[1:]
+    has_two_before = ~first
+    has_two_before[1:] &= ~first[:-1]
 
     before = np.empty_like(ids)
     before[1:] = ids[:-1]
@@ -234,10 +231,10 @@ def state_scores(vocab: Vocabulary, ids: np.ndarray, starts: np.ndarray) -> np.n
     after[last] = _NO_TOKEN
 
     # bigram[i]: tokens i-1, i are a bigram; trigram[i]: tokens i-2, i-1, i a trigram.
-    gram = vocab.gram[ids]
+    gram = np.take(vocab.gram, ids)
     bigram = np.zeros(n, dtype=bool)
     bigram[1:] = vocab.ngrams.pairs(gram[:-1], gram[1:])
-    bigram &= has_before
+    bigram &= ~first
     trigram = np.zeros(n, dtype=bool)
     trigram[2:] = vocab.ngrams.triples(gram[:-2], gram[1:-1], gram[2:])
     trigram &= has_two_before
@@ -245,19 +242,23 @@ def state_scores(vocab: Vocabulary, ids: np.ndarray, starts: np.ndarray) -> np.n
     bigram_after[:-1] = bigram[1:]
     trigram_after = np.zeros(n, dtype=bool)
     trigram_after[:-2] = trigram[2:]
-    trigram_after &= has_two_after
+    flags = [f.view(np.uint8) for f in (bigram, trigram, bigram_after, trigram_after)]
+    weights = (vocab.bigram_before, vocab.trigram_before, vocab.bigram_after, vocab.trigram_after)
 
-    scores = vocab.own[ids]
-    context = vocab.before[before]
-    scores += context[:, 0]
-    scores += context[:, 1]
-    scores += context[:, 2]
-    scores += vocab.bigram_before * bigram[:, None]
-    scores += vocab.trigram_before * trigram[:, None]
-    context = vocab.after[after]
-    scores += context[:, 0]
-    scores += context[:, 1]
-    scores += context[:, 2]
-    scores += vocab.bigram_after * bigram_after[:, None]
-    scores += vocab.trigram_after * trigram_after[:, None]
+    labels = vocab.own.shape[0]
+    scores = np.empty((labels, n))
+    part = np.empty(n)
+    for label in range(labels):
+        # A flag's contribution: weight × 1.0, or weight × 0.0 (a zero, either sign).
+        flag_parts = [np.array([0.0, w[label]]) for w in weights]
+        score = scores[label]
+        np.take(vocab.own[label], ids, out=score)
+        for row in vocab.before:
+            score += np.take(row[label], before, out=part)
+        score += np.take(flag_parts[0], flags[0], out=part)
+        score += np.take(flag_parts[1], flags[1], out=part)
+        for row in vocab.after:
+            score += np.take(row[label], after, out=part)
+        score += np.take(flag_parts[2], flags[2], out=part)
+        score += np.take(flag_parts[3], flags[3], out=part)
     return scores

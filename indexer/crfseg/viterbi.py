@@ -19,6 +19,9 @@ import numpy as np
 # A decision between two scores closer than this is counted as a near tie: far above the
 # rounding of these sums (about 1e-14 at their size), far below Tagger.dump()'s 1e-6.
 NEAR_TIE = 1e-9
+# Closer than this, weights rounded to six decimals (as Tagger.dump prints them: up to
+# 5e-7 off each, fifteen features a token) could already turn the decision.
+CLOSE = 1e-5
 
 
 @dataclass
@@ -33,6 +36,7 @@ class TieCount:
     path_decisions: int = 0
     path_exact: int = 0
     path_near: int = 0
+    path_close: int = 0  # on the best path, |difference| <= CLOSE
     smallest_gap: float = float("inf")  # the smallest non-zero difference seen
 
     def add(self, gaps: np.ndarray, on_path: np.ndarray) -> None:
@@ -45,6 +49,7 @@ class TieCount:
         self.path_decisions += int(np.count_nonzero(on_path))
         self.path_exact += int(np.count_nonzero(exact & on_path))
         self.path_near += int(np.count_nonzero(near & on_path))
+        self.path_close += int(np.count_nonzero((gaps <= CLOSE) & on_path))
         if np.any(gaps > 0):
             self.smallest_gap = min(self.smallest_gap, float(gaps[gaps > 0].min()))
 
@@ -55,11 +60,11 @@ def decode(
     transition: np.ndarray,
     ties: TieCount | None = None,
 ) -> np.ndarray:
-    """The best label of each token; the sequences' state scores (tokens × 2) are
+    """The best label of each token; the sequences' state scores (2 × tokens) are
     concatenated in ``scores``, sequence ``k`` being ``lengths[k]`` (≥ 1) tokens long."""
     if transition.shape != (2, 2):
         raise ValueError("this decoder is written for two labels")
-    total = len(scores)
+    total = scores.shape[1]
     if not total:
         return np.zeros(0, dtype=np.int8)
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -81,22 +86,23 @@ def decode(
     position = np.arange(total) - starts[sequence]
     slot = offset[position] + rank[sequence]
     state = np.empty_like(scores)
-    state[slot] = scores
+    state[:, slot] = scores
 
     t00, t01 = float(transition[0, 0]), float(transition[0, 1])
     t10, t11 = float(transition[1, 0]), float(transition[1, 1])
-    back = np.zeros((total, 2), dtype=bool)  # back[slot, j]: best previous label is 1
+    run, off = running.tolist(), offset.tolist()
+    back = np.zeros((2, total), dtype=bool)  # back[j, slot]: best previous label is 1
     last = np.zeros(len(lengths), dtype=np.int8)  # by rank: the last token's label
     if ties is not None:  # the score differences behind each decision, to count them
-        back_gap = np.full((total, 2), np.inf)
+        back_gap = np.full((2, total), np.inf)
         last_gap = np.full(len(lengths), np.inf)
-    alpha0 = state[: running[0], 0].copy()
-    alpha1 = state[: running[0], 1].copy()
+    alpha0 = state[0, : run[0]].copy()
+    alpha1 = state[1, : run[0]].copy()
     for t in range(1, longest + 1):
-        now, before = int(running[t]), int(running[t - 1])
+        now, before = run[t], run[t - 1]
         if now < before:  # sequences that ended at t - 1: their last label
             ended0, ended1 = alpha0[now:before], alpha1[now:before]
-            last[now:before] = ended1 > ended0
+            np.greater(ended1, ended0, out=last[now:before], casting="unsafe")
             if ties is not None:
                 last_gap[now:before] = np.abs(ended1 - ended0)
         if not now:
@@ -104,34 +110,33 @@ def decode(
         a0, a1 = alpha0[:now], alpha1[:now]
         to0_from0, to0_from1 = a0 + t00, a1 + t10
         to1_from0, to1_from1 = a0 + t01, a1 + t11
-        here = slice(int(offset[t]), int(offset[t]) + now)
-        back[here, 0] = to0_from1 > to0_from0
-        back[here, 1] = to1_from1 > to1_from0
+        here = slice(off[t], off[t] + now)
+        np.greater(to0_from1, to0_from0, out=back[0, here])
+        np.greater(to1_from1, to1_from0, out=back[1, here])
         if ties is not None:
-            back_gap[here, 0] = np.abs(to0_from1 - to0_from0)
-            back_gap[here, 1] = np.abs(to1_from1 - to1_from0)
-        alpha0 = np.maximum(to0_from0, to0_from1)
-        alpha0 += state[here, 0]
-        alpha1 = np.maximum(to1_from0, to1_from1)
-        alpha1 += state[here, 1]
+            back_gap[0, here] = np.abs(to0_from1 - to0_from0)
+            back_gap[1, here] = np.abs(to1_from1 - to1_from0)
+        alpha0 = np.maximum(to0_from0, to0_from1, out=to0_from0)
+        alpha0 += state[0, here]
+        alpha1 = np.maximum(to1_from0, to1_from1, out=to1_from0)
+        alpha1 += state[1, here]
 
+    # Back links, last position first; the labels at t + 1 of the first ``after`` ranks
+    # are already in place at slots off[t + 1] ...
     labels = np.empty(total, dtype=np.int8)
-    current = np.zeros(0, dtype=np.int8)
     for t in range(longest - 1, -1, -1):
-        now, after = int(running[t]), int(running[t + 1])
-        here = slice(int(offset[t]), int(offset[t]) + now)
-        step = np.empty(now, dtype=np.int8)
+        now, after = run[t], run[t + 1]
         if after:
-            links = back[int(offset[t + 1]) : int(offset[t + 1]) + after]
-            step[:after] = np.where(current, links[:, 1], links[:, 0])
-        step[after:] = last[after:now]
-        labels[here] = step
-        current = step
+            following = slice(off[t + 1], off[t + 1] + after)
+            labels[off[t] : off[t] + after] = np.where(
+                labels[following].view(bool), back[1, following], back[0, following]
+            )
+        labels[off[t] + after : off[t] + now] = last[after:now]
     if ties is not None:
         ties.add(last_gap, np.ones(len(lengths), dtype=bool))
         has_link = np.ones(total, dtype=bool)
         has_link[: running[0]] = False  # the first tokens have no back link
-        followed = np.zeros((total, 2), dtype=bool)  # the link the best path goes through
-        followed[np.arange(total), labels] = True
-        ties.add(back_gap[has_link], followed[has_link])
+        followed = np.zeros((2, total), dtype=bool)  # the link the best path goes through
+        followed[labels, np.arange(total)] = True
+        ties.add(back_gap[:, has_link], followed[:, has_link])
     return labels[slot]
