@@ -111,7 +111,7 @@ class Vocabulary:
     it grows past ``max_tokens``, so that memory stays bounded on an endless stream.
     """
 
-    def __init__(self, model: CrfModel, ngrams: NgramIndex, max_tokens: int = 1_000_000):
+    def __init__(self, model: CrfModel, ngrams: NgramIndex, max_tokens: int = 500_000):
         self.model = model
         self.ngrams = ngrams
         self.max_tokens = max_tokens
