@@ -1,4 +1,4 @@
-"""pyvi's word segmentation, exactly, five times as fast: its own model and rules over
+"""pyvi's word segmentation, exactly, many times as fast: its own model and rules over
 batches of texts with numpy.
 
 Self-contained: imports only numpy, pyvi's data files and the standard library, and its
@@ -34,7 +34,11 @@ def default_segmenter() -> Segmenter:
 
 
 def tokenize(text: str) -> str:
-    """Exactly ``pyvi.ViTokenizer.ViTokenizer.tokenize(text)``."""
+    """Exactly ``pyvi.ViTokenizer.ViTokenizer.tokenize(text)``.
+
+    Text holding a lone surrogate (not encodable in UTF-8) raises UnicodeEncodeError, as
+    pyvi fails on it too (with a SystemError from crfsuite's binding).
+    """
     return default_segmenter().tokenize(text)
 
 
