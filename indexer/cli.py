@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -10,9 +11,10 @@ from pathlib import Path
 
 import click
 
-from indexer import store
+from indexer import crfseg, store
 from indexer.abbreviations import load as load_abbreviations
 from indexer.articles import ReadError
+from indexer.crfseg.lines import read_lines, segment_lines
 from indexer.search import BadRequest, Filters, SearchService, SearchTimeout
 
 index_dir_option = click.option(
@@ -276,6 +278,57 @@ def stats(index_dir) -> None:
     click.echo(f"passages:  {info.passages}")
     click.echo(f"segments:  {info.segments}")
     click.echo(f"size:      {info.size_bytes / 1e6:.1f} MB")
+
+
+@main.command()
+@click.argument(
+    "files",
+    nargs=-1,
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='One JSON object a line: {"text": LINE, "words": [{"word", "start", "end"}, ...]}.',
+)
+def segment(files, as_json) -> None:
+    """Print pyvi's word segmentation of each line of FILES (default: standard input).
+
+    One paragraph a line, UTF-8 in and out. Each output line is what pyvi's
+    ViTokenizer.tokenize returns for its input line (the syllables of a word joined by
+    "_"); an empty line stays empty. With --json, "start" and "end" are code-point offsets
+    of each word in "text" (the line, in NFC). A line that is not UTF-8 is reported on
+    standard error with its file and line number and read with U+FFFD for the bad bytes.
+
+    Example: echo "Hà Nội là thủ đô của Việt Nam" | vnsearch segment
+    """
+    segmenter = crfseg.default_segmenter()
+    out = sys.stdout.buffer
+    name = "<stdin>"
+    try:
+        for path in files or (Path("-"),):
+            name = "<stdin>" if str(path) == "-" else str(path)
+            with _binary_input(path) as stream:
+                for batch in segment_lines(read_lines(stream, name, _warn), segmenter, as_json):
+                    out.write(("\n".join(batch) + "\n").encode("utf-8"))
+                    out.flush()
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
+    except OSError as exc:
+        raise click.ClickException(f"segmenting {name} failed: {exc.strerror or exc}") from None
+
+
+def _warn(message: str) -> None:
+    click.echo(f"segment: {message}", err=True)
+
+
+def _binary_input(path: Path):
+    if str(path) == "-":
+        return contextlib.nullcontext(sys.stdin.buffer)
+    return path.open("rb")
 
 
 @main.command()
