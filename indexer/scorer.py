@@ -256,6 +256,8 @@ class _Index:
         found = cache.get(fieldname)
         if found is None or found[0] != key:
             length = all_lengths(self.reader, fieldname)
+            if length is None:  # no document has the field (an index without titles)
+                length = np.zeros(self.size, dtype=np.uint32)
             found = cache[fieldname] = (key, k1 * ((1 - b) + b * length / avgfl))
         return found[1]
 
