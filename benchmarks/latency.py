@@ -38,8 +38,8 @@ KEYWORDS = ROOT / "benchmarks" / "queries" / "keywords.jsonl"
 
 def make_keywords(count: int = 500, seed: int = 0) -> list[dict]:
     """Cut 2–4 consecutive syllables from random titles; the plain form has no marks."""
-    from indexer.evaluate import strip_diacritics
-    from indexer.segment import SYLLABLE_RE
+    from indexer.analysis.segment import SYLLABLE_RE
+    from indexer.evaluation import strip_diacritics
 
     with gzip.open(ARTICLES, "rt", encoding="utf-8") as stream:
         titles = [json.loads(line).get("title") or "" for line in stream]
@@ -192,7 +192,7 @@ def main() -> None:
     if not ARTICLES.exists() or not QUESTIONS.exists():
         sys.exit(f"needs {ARTICLES} and {QUESTIONS}")
     sys.path.insert(0, str(ROOT))
-    from indexer.search import SearchService
+    from indexer.search.service import SearchService
 
     build_product_index(args.index_dir)
     naive_dir = args.baseline_dir or args.index_dir.with_name(args.index_dir.name + "-naive")

@@ -149,7 +149,7 @@ def main() -> None:
             if indexer.returncode != 0:
                 sys.exit(f"vnsearch index failed: {err}")
             rows.append(report("while indexing", busy, rss, f" indexer: {out.strip()}"))
-            from indexer import store
+            from indexer.storage import store
 
             store.delete_articles(args.index_dir, ids, wait=60)
     finally:

@@ -1,4 +1,4 @@
-"""Segmentation: indexer.crfseg against pyvi's own ViTokenizer.tokenize, same texts.
+"""Segmentation: indexer.analysis.crf against pyvi's own ViTokenizer.tokenize, same texts.
 
 Usage: python benchmarks/segmentation.py [--paragraphs 100000] [--repeat 3]
                                          [--identity/--no-identity] [--identity-limit N]
@@ -37,8 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexer.crfseg import Segmenter, TieCount, viterbi  # noqa: E402
-from indexer.crfseg.lines import read_lines, segment_lines  # noqa: E402
+from indexer.analysis.crf import Segmenter, TieCount, viterbi  # noqa: E402
+from indexer.analysis.crf.lines import read_lines, segment_lines  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 VNTC = DATA / "vntc_news" / "articles.jsonl.gz"

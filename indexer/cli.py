@@ -11,11 +11,12 @@ from pathlib import Path
 
 import click
 
-from indexer import crfseg, store
-from indexer.abbreviations import load as load_abbreviations
-from indexer.articles import ReadError
-from indexer.crfseg.lines import read_lines, segment_lines
-from indexer.search import BadRequest, Filters, SearchService, SearchTimeout
+from indexer.analysis import crf as crfseg
+from indexer.analysis.abbreviations import load as load_abbreviations
+from indexer.analysis.crf.lines import read_lines, segment_lines
+from indexer.corpus.articles import ReadError
+from indexer.search.service import BadRequest, Filters, SearchService, SearchTimeout
+from indexer.storage import store
 
 index_dir_option = click.option(
     "--index-dir",
@@ -245,7 +246,7 @@ def evaluate(dataset, max_queries, seed, variants, baseline, workers) -> None:
 
     Example: vnsearch eval ../shared/data/viquad_test --max-queries 1000
     """
-    from indexer import evaluate as ev
+    from indexer import evaluation as ev
 
     data = ev.load(dataset)
     query_ids = ev.sample_queries(data, max_queries, seed)

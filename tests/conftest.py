@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer import store
-from indexer.search import SearchService
-from indexer.store import update_index
+from indexer.search.service import SearchService
+from indexer.storage import store
+from indexer.storage.store import update_index
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"

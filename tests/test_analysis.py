@@ -1,6 +1,6 @@
 import pytest
 
-from indexer.analysis import (
+from indexer.analysis.analyzers import (
     analyse_passage,
     analyse_syllables,
     folded_syllables,

@@ -137,7 +137,7 @@ def test_article_page_marks_paragraph(client):
 
 
 def test_new_articles_are_searchable_without_restart(fresh_index, tmp_path, make_app):
-    from indexer.store import update_index
+    from indexer.storage.store import update_index
 
     client = make_app({"INDEX_DIR": str(fresh_index)}).test_client()
     assert client.get("/api/search?q=%22kỳ+lân+xanh%22").get_json()["total"] == 0

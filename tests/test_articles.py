@@ -3,7 +3,7 @@ import gzip
 import json
 import unicodedata
 
-from indexer.articles import Article, ReadError, parse_text_article, read_paths
+from indexer.corpus.articles import Article, ReadError, parse_text_article, read_paths
 from tests.conftest import SEED
 
 

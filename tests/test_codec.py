@@ -17,8 +17,9 @@ from whoosh.codec import whoosh3
 from whoosh.filedb.structfile import StructFile
 from whoosh.formats import Existence
 
-from indexer import postings, store
-from indexer.articles import Article, Paragraph
+from indexer.corpus.articles import Article, Paragraph
+from indexer.ranking import postings
+from indexer.storage import store
 from indexer.storage.codec import (
     PassageCodec,
     PassageLeafMatcher,
@@ -215,7 +216,9 @@ def test_plain_whoosh_in_another_process_reads_what_the_product_reads(
     assert set(out["codecs"]) == {"PassageCodec"}
     # Whoosh imported what the TOC names (the codec; the schema's formats and analysers)
     assert "indexer.storage.codec" in out["modules"]
-    assert not {"indexer.store", "indexer.postings", "webapp", "pyvi"} & set(out["modules"])
+    assert not {"indexer.storage.store", "indexer.ranking.postings", "webapp", "pyvi"} & set(
+        out["modules"]
+    )
     assert out["postings"] == expected
     assert out["stored"] == stored
     assert out["lengths"] == lengths
@@ -277,9 +280,12 @@ print(json.dumps({"modules": len(before), "imported": imported, "changed": sorte
 def test_importing_the_product_changes_nothing_in_whoosh(tmp_path):
     out = json.loads(_plain_python(NO_PATCHES, cwd=tmp_path))
     assert out["modules"] > 50
-    assert {"indexer.store", "indexer.postings", "indexer.storage.codec", "webapp.api"} <= set(
-        out["imported"]
-    )
+    assert {
+        "indexer.storage.store",
+        "indexer.ranking.postings",
+        "indexer.storage.codec",
+        "webapp.api",
+    } <= set(out["imported"])
     assert out["changed"] == []
 
 

@@ -14,13 +14,13 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer import crfseg
+from indexer.analysis import crf as crfseg
+from indexer.analysis.crf import TieCount, pyvi_rules, viterbi
+from indexer.analysis.crf.features import NgramIndex
+from indexer.analysis.crf.model import read_crfsuite, read_pyvi_pickle
+from indexer.analysis.segment import word_spans
+from indexer.analysis.text import is_mostly_upper
 from indexer.cli import main
-from indexer.crfseg import TieCount, pyvi_rules, viterbi
-from indexer.crfseg.features import NgramIndex
-from indexer.crfseg.model import read_crfsuite, read_pyvi_pickle
-from indexer.segment import word_spans
-from indexer.text import is_mostly_upper
 from tests.conftest import SAMPLES, SHARED_DATA
 
 VNTC = SHARED_DATA / "vntc_news" / "articles.jsonl.gz"
@@ -269,7 +269,7 @@ def test_offsets_are_in_the_nfc_text(segmenter):
 
 
 def test_lowercase_model_input_keeps_the_tokens(segmenter):
-    """As the indexer does for text in capitals (indexer.segment.word_spans)."""
+    """As the indexer does for text in capitals (indexer.analysis.segment.word_spans)."""
     texts = [
         "BAN CHỈ HUY QUÂN SỰ HUYỆN ĐÌNH LẬP DIỄN TẬP PHÒNG THỦ",
         "Đảng ủy quân sự tỉnh Lạng Sơn tổ chức hội nghị",

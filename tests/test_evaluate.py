@@ -3,7 +3,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from indexer import evaluate as ev
+from indexer import evaluation as ev
 from indexer.cli import main
 from tests.conftest import SHARED_DATA
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from indexer import store
+from indexer.storage import store
 
 ARTICLES = 300
 PARAGRAPHS = 2
@@ -74,7 +74,7 @@ def test_lock_of_a_killed_indexer_is_released(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from indexer import store; "
+            "import sys, time; from indexer.storage import store; "
             "w = store.open_index(sys.argv[1]).writer(); "
             "print('locked', flush=True); time.sleep(60)",
             str(index_dir),

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indexer.analysis import analyse_passage, analyse_syllables
-from indexer.text import canonical
+from indexer.analysis.analyzers import analyse_passage, analyse_syllables
+from indexer.analysis.text import canonical
 
 PARAMS = st.fixed_dictionaries(
     {},

@@ -4,11 +4,11 @@ from whoosh import index as whoosh_index
 from whoosh.formats import Frequency, Positions
 from whoosh.writing import SegmentWriter
 
-from indexer import store
-from indexer.articles import Article, read_paths
-from indexer.posting_pool import TermGroupedPool
-from indexer.schema import build_schema
-from indexer.term_formats import TermFrequency, TermPositions
+from indexer.corpus.articles import Article, read_paths
+from indexer.storage import store
+from indexer.storage.posting_pool import TermGroupedPool
+from indexer.storage.schema import build_schema
+from indexer.storage.term_formats import TermFrequency, TermPositions
 
 
 def _documents(corpus_dir):

@@ -12,11 +12,12 @@ from whoosh.codec.whoosh3 import W3Codec
 from whoosh.formats import Positions
 from whoosh.writing import SegmentWriter
 
-from indexer import postings, store
-from indexer.articles import Article, Paragraph
-from indexer.search import SearchService
+from indexer.corpus.articles import Article, Paragraph
+from indexer.ranking import postings
+from indexer.search.service import SearchService
+from indexer.storage import store
 from indexer.storage.codec import PassageCodec
-from indexer.term_formats import encode_positions
+from indexer.storage.term_formats import encode_positions
 
 
 def test_posting_lists_are_written_in_large_blocks(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer import store
+from indexer.storage import store
 from tests.conftest import SAMPLES, SEED
 from tests.test_api import assert_error
 from webapp import create_app

@@ -12,14 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 
-from indexer import rerank, store
-from indexer.analysis import analyse_passage
-from indexer.articles import Article, Paragraph
-from indexer.schema import SCHEMA_VERSION, build_schema
-from indexer.search import SearchService
-from indexer.segment import SYLLABLE_RE
-from indexer.store import index_articles
-from indexer.text import fold
+from indexer.analysis.analyzers import analyse_passage
+from indexer.analysis.segment import SYLLABLE_RE
+from indexer.analysis.text import fold
+from indexer.corpus.articles import Article, Paragraph
+from indexer.ranking import rerank
+from indexer.search.service import SearchService
+from indexer.storage import store
+from indexer.storage.schema import SCHEMA_VERSION, build_schema
+from indexer.storage.store import index_articles
 
 WEIGHTS = {"song": 2.0, "hong": 3.0, "ha": 1.0, "noi": 1.5, "bien": 2.0}
 FILLER = [
@@ -122,7 +123,7 @@ def test_best_window_equals_trying_every_window(syls, size):
 
 _SCORE_IN_A_NEW_PROCESS = """
 from types import SimpleNamespace
-from indexer import rerank
+from indexer.ranking import rerank
 terms = ["sông", "hồng", "hà", "nội", "biển", "đông", "lạng", "sơn"]
 terms = [rerank.folded_syllables(t)[0] for t in terms]
 weights = {t: 0.1 + i * 0.137 for i, t in enumerate(terms)}

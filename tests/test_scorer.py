@@ -8,10 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh import collectors
 
-from indexer import query, scorer, store
-from indexer.postings import PostingsCache
-from indexer.search import WEIGHTING, Filters, SearchService
-from indexer.text import fold
+from indexer.analysis.text import fold
+from indexer.ranking import planner as query
+from indexer.ranking import scorer
+from indexer.ranking.postings import PostingsCache
+from indexer.search.service import WEIGHTING, Filters, SearchService
+from indexer.storage import store
 
 QUERIES = [
     "Lạng Sơn",

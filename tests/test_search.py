@@ -3,10 +3,10 @@ import unicodedata
 
 import pytest
 
-from indexer import store
-from indexer.articles import Article, Paragraph
-from indexer.search import BadRequest, Filters, SearchService, _article_fields
-from indexer.text import new_tone_style
+from indexer.analysis.text import new_tone_style
+from indexer.corpus.articles import Article, Paragraph
+from indexer.search.service import BadRequest, Filters, SearchService, _article_fields
+from indexer.storage import store
 
 SEED_ID = "000_e79570c1fe97e7a4"
 
@@ -226,15 +226,15 @@ def test_did_you_mean(service, query, expected):
 def test_capitals_do_not_turn_words_into_abbreviations(service):
     # "VAT" (thuế giá trị gia tăng) folds like "vật"; a query in capitals means the word.
     planner = service.planner(service.searcher())
-    from indexer.query import parse
+    from indexer.ranking.planner import parse
 
     assert "gia" not in str(planner.plan(parse("ĐỘNG VẬT")).loose)
     assert "gia" in str(planner.plan(parse("thuế VAT")).loose)
 
 
 def _lang_son_index(folder):
-    from indexer.articles import Article, Paragraph
-    from indexer.store import index_articles
+    from indexer.corpus.articles import Article, Paragraph
+    from indexer.storage.store import index_articles
 
     texts = {
         "rain": "Mưa lớn kéo dài ở Lạng Sơn.",
@@ -249,8 +249,8 @@ def _lang_son_index(folder):
 
 
 def test_plain_query_takes_the_reading_its_words_imply(tmp_path, monkeypatch):
-    from indexer import query
-    from indexer.search import SearchService
+    from indexer.ranking import planner as query
+    from indexer.search.service import SearchService
 
     _lang_son_index(tmp_path / "ix")
     service = SearchService(tmp_path / "ix")
@@ -354,7 +354,7 @@ def test_a_repeated_search_is_the_same_page(index_dir):
 
 
 def test_kept_results_are_dropped_when_the_index_changes(fresh_index, monkeypatch):
-    monkeypatch.setattr("indexer.search.REFRESH_EVERY_S", 0.0)
+    monkeypatch.setattr("indexer.search.service.REFRESH_EVERY_S", 0.0)
     service = SearchService(fresh_index)
     assert service.search("zyxquanh").total == 0
     assert service.search("zyxquanh").total == 0  # asked again: the kept page

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from indexer import segment
-from indexer.segment import pyvi_tokenize, syllables, word_spans
+from indexer.analysis import segment
+from indexer.analysis.segment import pyvi_tokenize, syllables, word_spans
 from tests.conftest import ROOT, SAMPLES, SHARED_DATA
 
 
@@ -102,7 +102,7 @@ def test_pyvi_leaves_no_model_file_in_a_process_that_is_killed(tmp_path):
     # A pool worker ended by terminate() exits without running any clean-up.
     script = (
         "import os\n"
-        "from indexer.segment import word_spans\n"
+        "from indexer.analysis.segment import word_spans\n"
         "assert word_spans('Lạng Sơn khởi động dự án')\n"
         "os._exit(0)\n"
     )

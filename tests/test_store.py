@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from indexer import store
-from indexer.search import SearchService
+from indexer.search.service import SearchService
+from indexer.storage import store
 
 
 def _jsonl(path, records):

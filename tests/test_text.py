@@ -4,7 +4,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from indexer.text import (
+from indexer.analysis.text import (
     canonical,
     fold,
     has_diacritics,

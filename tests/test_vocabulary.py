@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from indexer import store, vocabulary_files
-from indexer.vocabulary import VocabularyCache
+from indexer.ranking.vocabulary import VocabularyCache
+from indexer.storage import store, vocabulary_files
 
 
 def _all_variants(vocabulary, fieldname):

@@ -1,6 +1,6 @@
 """The web face of the search: a page for people and a JSON API for programs.
 
-A thin layer: every answer comes from ``indexer.search.SearchService``.
+A thin layer: every answer comes from ``indexer.search.service.SearchService``.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from typing import Any
 
 from flask import Flask, abort, request
 
-from indexer.abbreviations import load as load_abbreviations
-from indexer.search import SearchService
-from indexer.store import index_dir_from_env
+from indexer.analysis.abbreviations import load as load_abbreviations
+from indexer.search.service import SearchService
+from indexer.storage.store import index_dir_from_env
 
 MAX_REQUEST_BYTES = 16_384  # the longest allowed query, fully percent-encoded, fits
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from indexer.search import BadRequest, SearchTimeout
-from indexer.store import IndexUnavailable
+from indexer.search.service import BadRequest, SearchTimeout
+from indexer.storage.store import IndexUnavailable
 
 
 def json_error(status: int, code: str, message: str):

@@ -23,7 +23,7 @@ from whoosh.reading import TermNotFound
 
 from indexer.storage.blocks import block_weights, lengths_and_blob, unpack_ids
 from indexer.storage.codec import PassagePerDocReader, PassageTermsReader
-from indexer.term_formats import COMPACT, decode_positions
+from indexer.storage.term_formats import COMPACT, decode_positions
 
 POSITION_BITS = 24  # a passage has far fewer syllables than 2**24
 CACHE_BYTES = int(os.environ.get("VNSEARCH_POSTINGS_CACHE_MB", "256")) * 1_000_000

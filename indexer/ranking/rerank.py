@@ -12,7 +12,7 @@ import itertools
 from collections import Counter
 from functools import lru_cache
 
-from indexer.analysis import folded_syllables
+from indexer.analysis.analyzers import folded_syllables
 
 # Candidates re-scored; deeper results keep their BM25 order. 100 scored 0.0005–0.0015
 # MRR@10 more on the dev sets and took twice the re-ranking time (a quarter of a query).

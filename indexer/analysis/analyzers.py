@@ -9,7 +9,7 @@ A passage is indexed two ways:
   words as words, not just its syllables.
 
 Diacritics are not folded in the index: a query typed without them is expanded to the
-accented forms that exist in the index (see ``indexer.vocabulary``), so an exact query
+accented forms that exist in the index (see ``indexer.ranking.vocabulary``), so an exact query
 keeps its precision and an unaccented one still finds everything.
 
 pyvi is the costly part. ``analyse_passage`` runs it once per passage and returns plain
@@ -25,8 +25,8 @@ from functools import lru_cache
 
 from whoosh.analysis import Filter, Token, Tokenizer
 
-from indexer.segment import SYLLABLE_RE, syllables, word_spans
-from indexer.text import canonical, fold, nfc
+from indexer.analysis.segment import SYLLABLE_RE, syllables, word_spans
+from indexer.analysis.text import canonical, fold, nfc
 
 # Canonical forms of the few hundred thousand distinct syllables are worth remembering.
 canonical_syllable = lru_cache(maxsize=200_000)(canonical)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 from html import escape
 
-from indexer.segment import SYLLABLE_RE
-from indexer.text import canonical, fold
+from indexer.analysis.segment import SYLLABLE_RE
+from indexer.analysis.text import canonical, fold
 
 
 @lru_cache(maxsize=200_000)

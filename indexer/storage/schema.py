@@ -5,8 +5,8 @@ from __future__ import annotations
 from whoosh.columns import VarBytesColumn
 from whoosh.fields import COLUMN, ID, STORED, TEXT, Schema
 
-from indexer.analysis import syllable_analyzer, word_analyzer
-from indexer.term_formats import TermFrequency, TermPositions
+from indexer.analysis.analyzers import syllable_analyzer, word_analyzer
+from indexer.storage.term_formats import TermFrequency, TermPositions
 
 # Bumped whenever the analysis or the schema changes in a way that needs a rebuild.
 SCHEMA_VERSION = 5
@@ -19,7 +19,7 @@ ARTICLE_FIELDS = ("date", "url", "author", *FILTER_FIELDS)
 
 
 def _terms_text(analyzer, stored: bool, phrase: bool) -> TEXT:
-    """A TEXT field whose format indexes ready term lists fast (``indexer.term_formats``)."""
+    """A TEXT field whose format indexes ready term lists fast (``term_formats``)."""
     field = TEXT(analyzer=analyzer, stored=stored, phrase=phrase)
     field.format = TermPositions() if phrase else TermFrequency()
     return field

@@ -10,9 +10,9 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 
-from indexer.segment import syllables
-from indexer.text import canonical, fold, has_diacritics
-from indexer.vocabulary import Vocabulary
+from indexer.analysis.segment import syllables
+from indexer.analysis.text import canonical, fold, has_diacritics
+from indexer.ranking.vocabulary import Vocabulary
 
 RARE = 2  # a syllable in at most this many passages may be a typo, when a neighbour
 MUCH_MORE_COMMON = 50  # forms a known word with the syllables around it, or is this many

@@ -18,16 +18,17 @@ from whoosh import query as wq
 from whoosh import scoring
 from whoosh.searching import Searcher
 
-from indexer import query as queries
-from indexer import rerank, scorer, suggest
-from indexer.abbreviations import Abbreviations
-from indexer.abbreviations import load as load_abbreviations
-from indexer.highlight import highlight
-from indexer.postings import Leaves, PostingsCache, segment_key
-from indexer.schema import FILTER_FIELDS
-from indexer.store import IndexUnavailable, open_index
-from indexer.text import fold, nfc
-from indexer.vocabulary import VocabularyCache, completions
+from indexer.analysis.abbreviations import Abbreviations
+from indexer.analysis.abbreviations import load as load_abbreviations
+from indexer.analysis.text import fold, nfc
+from indexer.ranking import planner as queries
+from indexer.ranking import rerank, scorer
+from indexer.ranking.postings import Leaves, PostingsCache, segment_key
+from indexer.ranking.vocabulary import VocabularyCache, completions
+from indexer.search import suggest
+from indexer.search.highlight import highlight
+from indexer.storage.schema import FILTER_FIELDS
+from indexer.storage.store import IndexUnavailable, open_index
 
 log = logging.getLogger(__name__)
 

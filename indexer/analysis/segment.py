@@ -13,7 +13,7 @@ import string
 from functools import cache
 from typing import Any, NamedTuple
 
-from indexer.text import is_mostly_upper
+from indexer.analysis.text import is_mostly_upper
 
 # A number with separators (16.000, 3,5) is one syllable; otherwise letters and digits.
 SYLLABLE_RE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")

@@ -9,7 +9,7 @@ frequency summed over the live segments. Segments never change once written: whe
 searcher is refreshed, only the new segments' lexicons are read and the vanished
 segments' counts subtracted, so a commit costs the server the size of what it added.
 Each segment's terms come from the file the indexer wrote beside it
-(``indexer.vocabulary_files``), or from Whoosh's term dictionary when there is none.
+(``indexer.storage.vocabulary_files``), or from Whoosh's term dictionary when there is none.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from whoosh.searching import Searcher
 
-from indexer import vocabulary_files
-from indexer.postings import segment_key
-from indexer.text import fold
-from indexer.vocabulary_files import FIELDS
+from indexer.analysis.text import fold
+from indexer.ranking.postings import segment_key
+from indexer.storage import vocabulary_files
+from indexer.storage.vocabulary_files import FIELDS
 
 
 def _fold_all(terms: list[str]) -> list[str]:
@@ -167,7 +167,7 @@ def completions(vocabulary: Vocabulary, text: str, limit: int = 10) -> list[str]
     ``lang s`` -> ``lang sơn``...: a pyvi word that continues the previous syllable is
     preferred, then single syllables.
     """
-    from indexer.segment import syllables  # local: keeps this module's imports light
+    from indexer.analysis.segment import syllables  # local: keeps this module's imports light
 
     syls = syllables(text)
     if not syls or text[syls[-1].end :].strip():

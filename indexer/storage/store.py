@@ -25,13 +25,13 @@ from whoosh.index import FileIndex
 from whoosh.reading import SegmentReader
 from whoosh.writing import MERGE_SMALL, NO_MERGE, SegmentWriter
 
-from indexer import vocabulary_files
-from indexer.analysis import analyse_passage, analyse_syllables
-from indexer.articles import Article, ReadError, read_paths
-from indexer.posting_pool import TermGroupedPool
-from indexer.schema import ARTICLE_FIELDS, FILTER_FIELDS, SCHEMA_VERSION, build_schema
+from indexer.analysis.analyzers import analyse_passage, analyse_syllables
+from indexer.analysis.text import fold
+from indexer.corpus.articles import Article, ReadError, read_paths
+from indexer.storage import vocabulary_files
 from indexer.storage.codec import PassageCodec
-from indexer.text import fold
+from indexer.storage.posting_pool import TermGroupedPool
+from indexer.storage.schema import ARTICLE_FIELDS, FILTER_FIELDS, SCHEMA_VERSION, build_schema
 
 INDEX_NAME = "passages"
 DEFAULT_INDEX_DIR = "index_data"

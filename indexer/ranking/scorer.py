@@ -23,7 +23,7 @@ from whoosh import query as wq
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from indexer.postings import POSITION_BITS, PostingsCache, all_deleted, all_lengths, state
+from indexer.ranking.postings import POSITION_BITS, PostingsCache, all_deleted, all_lengths, state
 
 _EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0))
 

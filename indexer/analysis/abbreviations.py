@@ -19,8 +19,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from indexer.segment import syllables
-from indexer.text import fold
+from indexer.analysis.segment import syllables
+from indexer.analysis.text import fold
 
 Form = tuple[str, ...]  # folded syllables
 

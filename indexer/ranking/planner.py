@@ -4,7 +4,7 @@ The syntax is small and forgiving: ``"a phrase"``, ``-word`` to exclude, ``title
 and ``title:"a phrase"``; everything else is plain words. Syntax that cannot apply (an
 unbalanced quote, ``Hà Nội:``, ``S -300``) is searched as plain words, never an error.
 
-Each syllable becomes a clause over the index's existing forms (``indexer.vocabulary``):
+Each syllable becomes a clause over the index's existing forms (``indexer.ranking.vocabulary``):
 a syllable typed with diacritics matches itself; one typed without matches every accented
 form it could stand for. Multi-syllable words of the query that pyvi found in the corpus
 add a word bonus. A short query asks for all its syllables first (``strict``), and falls
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 from whoosh import query as wq
 
-from indexer.abbreviations import Abbreviations
-from indexer.segment import syllables
-from indexer.text import canonical, fold, has_diacritics
-from indexer.vocabulary import Vocabulary
+from indexer.analysis.abbreviations import Abbreviations
+from indexer.analysis.segment import syllables
+from indexer.analysis.text import canonical, fold, has_diacritics
+from indexer.ranking.vocabulary import Vocabulary
 
 # Relative weights, chosen on the dev sets (benchmarks/README.md).
 WORD = 0.2  # a multi-syllable word of the query found as a pyvi word

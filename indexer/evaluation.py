@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.articles import Article, Paragraph
-from indexer.search import BadRequest, SearchService
-from indexer.segment import SYLLABLE_RE
-from indexer.store import index_articles
-from indexer.text import new_tone_style, nfc, old_tone_style
+from indexer.analysis.segment import SYLLABLE_RE
+from indexer.analysis.text import new_tone_style, nfc, old_tone_style
+from indexer.corpus.articles import Article, Paragraph
+from indexer.search.service import BadRequest, SearchService
+from indexer.storage.store import index_articles
 
 K = 10
 

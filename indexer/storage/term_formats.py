@@ -1,6 +1,6 @@
 """Whoosh posting formats that index a ready list of terms without making tokens.
 
-Passages reach the index already analysed (``indexer.analysis.analyse_passage``), as
+Passages reach the index already analysed (``indexer.analysis.analyzers.analyse_passage``), as
 lists of terms. Whoosh still turns such a list into one ``Token`` per term and encodes
 every posting value anew: on real passages about 120 µs for the text field's positions
 and 20 µs for the word field's counts, of the ~1.4 ms a worker spends on a passage
