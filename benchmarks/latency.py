@@ -192,7 +192,7 @@ def main() -> None:
     if not ARTICLES.exists() or not QUESTIONS.exists():
         sys.exit(f"needs {ARTICLES} and {QUESTIONS}")
     sys.path.insert(0, str(ROOT))
-    from indexer.search.service import SearchService
+    from indexer.search import SearchService
 
     build_product_index(args.index_dir)
     naive_dir = args.baseline_dir or args.index_dir.with_name(args.index_dir.name + "-naive")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.search.service import SearchService
+from indexer.search import SearchService
 from indexer.storage import store
 from indexer.storage.store import update_index
 

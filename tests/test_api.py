@@ -28,15 +28,24 @@ def assert_error(response, status):
 
 
 @pytest.mark.parametrize("q", ["Lạng Sơn", "lang son"])
-def test_search_finds_the_seed_first(client, q):
+def test_search_finds_a_passage_saying_lang_son_first(client, q):
     response = client.get("/api/search", query_string={"q": q})
     assert response.status_code == 200
     data = response.get_json()
-    assert set(data) == {"query", "total", "page", "per_page", "took_ms", "results", "suggestion"}
+    assert set(data) == {
+        "query",
+        "total",
+        "page",
+        "per_page",
+        "took_ms",
+        "results",
+        "suggestion",
+        "relaxed",
+    }
     first = data["results"][0]
     assert set(first) == RESULT_KEYS
-    assert first["article_id"] == SEED_ID
-    assert first["id"] == f"{SEED_ID}#{first['paragraph']}"
+    assert "Lạng Sơn" in first["text"]
+    assert first["id"] == f"{first['article_id']}#{first['paragraph']}"
     assert "<mark>" in first["highlight"]
     assert first["date"] is None and first["url"] is None
 
@@ -140,7 +149,8 @@ def test_new_articles_are_searchable_without_restart(fresh_index, tmp_path, make
     from indexer.storage.store import update_index
 
     client = make_app({"INDEX_DIR": str(fresh_index)}).test_client()
-    assert client.get("/api/search?q=%22kỳ+lân+xanh%22").get_json()["total"] == 0
+    before = client.get("/api/search?q=%22kỳ+lân+xanh%22").get_json()
+    assert "fresh" not in {hit["article_id"] for hit in before["results"]}
     new = tmp_path / "new.jsonl"
     new.write_text(
         '{"id": "fresh", "title": "Mới", "body": "Kỳ lân xanh xuất hiện."}\n', encoding="utf-8"
@@ -151,7 +161,7 @@ def test_new_articles_are_searchable_without_restart(fresh_index, tmp_path, make
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline:
         data = client.get("/api/search?q=%22kỳ+lân+xanh%22").get_json()
-        if data["total"]:
+        if data["results"] and data["results"][0]["article_id"] == "fresh":
             break
         time.sleep(0.1)
     assert data["results"][0]["article_id"] == "fresh"
@@ -201,3 +211,14 @@ def test_serving_never_loads_pyvi(index_dir):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_relaxed_phrase_is_said_in_the_json_and_on_the_page(client):
+    """No passage has the quoted words side by side: its words are searched, and said so."""
+    query = '"Lạng Sơn quốc phòng"'
+    data = client.get("/api/search", query_string={"q": query}).get_json()
+    assert data["relaxed"] is True and data["results"]
+    html = client.get("/", query_string={"q": query}).get_data(as_text=True)
+    assert 'class="relaxed"' in html
+    plain = client.get("/", query_string={"q": "Lạng Sơn quốc phòng"}).get_data(as_text=True)
+    assert 'class="relaxed"' not in plain

@@ -16,12 +16,23 @@ def test_query_variants():
 
 def test_scores():
     row = ev.Scores()
-    row.add(["a", "b", "c"], {"b": 1})
-    row.add(["x"], {"b": 1})
-    mrr, hit1, hit10, ndcg = row.row()
+    row.add("q1", ["a", "b", "c"], {"b": 1})
+    row.add("q4", ["x"], {"b": 1, "c": 1})
+    mrr, hit1, hit10, ndcg, recall = row.row()
     assert mrr == pytest.approx(0.25)
-    assert (hit1, hit10) == (0.0, 0.5)
+    assert (hit1, hit10, recall) == (0.0, 0.5, 0.5)
     assert 0 < ndcg < 0.5
+    by_half = {ev.half("q1"): 0.5, ev.half("q4"): 0.0}
+    assert ev.half("q1") != ev.half("q4")  # one query in each half
+    for which, expected in by_half.items():
+        assert row.row(which)[0] == expected
+
+
+def test_halves_are_fixed_and_even():
+    ids = [f"q{i}" for i in range(2000)]
+    share = sum(ev.half(q) == "A" for q in ids) / len(ids)
+    assert 0.45 < share < 0.55
+    assert [ev.half(q) for q in ids] == [ev.half(q) for q in ids]
 
 
 def _beir(folder, corpus, queries, qrels):
@@ -48,10 +59,18 @@ def test_eval_command_on_a_small_set(tmp_path):
         {"_id": "q2", "text": "công trình thủy lợi"},
     ]
     _beir(tmp_path / "set", corpus, queries, [("q1", "d1"), ("q2", "d3")])
-    result = CliRunner().invoke(main, ["eval", str(tmp_path / "set"), "--workers", "1"])
+    _beir(tmp_path / "other", corpus, queries[:1], [("q1", "d2")])  # a set nothing finds
+    cache = tmp_path / "cache"
+    args = ["eval", str(tmp_path / "set"), str(tmp_path / "other"), "--workers", "1"]
+    result = CliRunner().invoke(main, [*args, "--index-cache", str(cache)])
     assert result.exit_code == 0, result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("| vnsearch |")]
-    assert lines[0] == "| vnsearch | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 |"
+    lines = result.output.splitlines()
+    assert "| set | vnsearch | all | 1.0000 | 1.0000 | 1.0000 | 1.0000 | 1.0000 |" in lines
+    assert "| other | vnsearch | all | 0.0000 | 0.0000 | 0.0000 | 0.0000 | 0.0000 |" in lines
+    assert "| mean | vnsearch | all | " + " | ".join(["**0.5000**"] * 5) + " |" in lines
+    assert (cache / "set" / "EVAL_CORPUS_SIZE").read_text() == "3"
+    again = CliRunner().invoke(main, [*args, "--index-cache", str(cache), "--variant", "orig"])
+    assert again.exit_code == 0 and "| set | vnsearch | all | 1.0000 |" in again.output
 
 
 @pytest.mark.data

@@ -14,7 +14,7 @@ from whoosh.writing import SegmentWriter
 
 from indexer.corpus.articles import Article, Paragraph
 from indexer.ranking import postings
-from indexer.search.service import SearchService
+from indexer.search import SearchService
 from indexer.storage import store
 from indexer.storage.codec import PassageCodec
 from indexer.storage.term_formats import encode_positions

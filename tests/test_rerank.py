@@ -1,4 +1,5 @@
-"""Second-stage ranking: what BM25 cannot see about where the query's words stand."""
+"""Second-stage ranking: what BM25 cannot see about where the query's words stand, and
+the shipped model that weighs it."""
 
 from __future__ import annotations
 
@@ -7,27 +8,26 @@ import subprocess
 import sys
 import unicodedata
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from whoosh import index as whoosh_index
 
-from indexer.analysis.analyzers import analyse_passage
+from indexer.analysis.analyzers import analyse_passage, folded_syllables
 from indexer.analysis.segment import SYLLABLE_RE
 from indexer.analysis.text import fold
 from indexer.corpus.articles import Article, Paragraph
 from indexer.ranking import rerank
-from indexer.search.service import SearchService
-from indexer.storage import store
-from indexer.storage.schema import SCHEMA_VERSION, build_schema
+from indexer.ranking.features import FEATURES, WINDOW_SYLLABLES, Candidate, QueryTerms
+from indexer.ranking.features import feature_matrix as features
+from indexer.search import SearchService
 from indexer.storage.store import index_articles
 
-WEIGHTS = {"song": 2.0, "hong": 3.0, "ha": 1.0, "noi": 1.5, "bien": 2.0}
+WEIGHTS = {"song": 2.0, "hong": 3.0, "ha": 1.0, "noi": 1.5, "bien": 2.0, "khong": 1.0}
 FILLER = [
     *("người", "dân", "trong", "vùng", "vẫn", "thường", "kể", "lại"),
     *("chuyện", "cũ", "vào", "những", "buổi", "chiều", "muộn"),
 ]
-
 
 MARKS = "\u0300\u0301\u0309\u0303\u0323"
 # Letters, each vowel also with a combining tone mark, digits and separators.
@@ -44,56 +44,65 @@ passages = st.lists(
 def test_folded_syllables_are_those_of_the_folded_text(text, form):
     """Syllables are folded one by one (from a table) instead of folding the passage."""
     text = unicodedata.normalize(form, text)
-    assert rerank.folded_syllables(text) == SYLLABLE_RE.findall(fold(text))
+    assert folded_syllables(text) == SYLLABLE_RE.findall(fold(text))
 
 
 @settings(deadline=None)  # pyvi's first call loads its model
 @given(passages, st.sampled_from(["NFC", "NFD"]))
-def test_stored_syllables_are_those_re_ranking_would_cut(text, form):
+def test_stored_syllables_are_those_re_ranking_reads(text, form):
     text = unicodedata.normalize(form, text)
-    assert analyse_passage(text)["folded"] == rerank.folded_syllables(text)
+    assert analyse_passage(text)["folded"] == folded_syllables(text)
 
 
-QUERIES = ["lang son", "Lạng Sơn", "quân sự tỉnh", "hoà bình", "UBND", "biên giới"]
+def feature(name: str, query: list[str], *passages: list[str], title: str = "") -> list[float]:
+    """One feature of each passage (as folded syllables) for ``query``."""
+    terms = QueryTerms.of(query, lambda s: WEIGHTS.get(s, 0.5))
+    candidates = [
+        Candidate(i, 1.0, {"folded": " ".join(p), "title": title}) for i, p in enumerate(passages)
+    ]
+    return features(terms, candidates, lambda s: WEIGHTS.get(s, 0.5), 10.0)[
+        :, FEATURES.index(name)
+    ].tolist()
 
 
-def test_an_index_without_stored_syllables_ranks_the_same(tmp_path, corpus_dir, fresh_index):
-    """An index built before passages stored their folded syllables is still written to
-    and re-ranked, from the text, in the same order with the same scores."""
-    older = tmp_path / "older"
-    schema = build_schema()
-    schema.remove("folded")
-    older.mkdir()
-    whoosh_index.create_in(str(older), schema, indexname=store.INDEX_NAME)
-    (older / "VERSION").write_text(f"{SCHEMA_VERSION}\n")
-    assert store.update_index(older, [corpus_dir], workers=1).failed == 0
-
-    with SearchService(older) as old, SearchService(fresh_index) as new:
-        assert not any("folded" in d for d in old.searcher().all_stored_fields())
-        assert all("folded" in d for d in new.searcher().all_stored_fields())
-        for query in QUERIES:
-            before, after = old.search(query), new.search(query)
-            assert before.total > 0, query
-            assert [(h.id, h.score) for h in before.results] == [
-                (h.id, h.score) for h in after.results
-            ], query
+def test_pair_counts_the_query_pairs_standing_next_to_each_other():
+    query = ["song", "hong", "ha", "noi"]  # pairs weighted 2.0, 1.0, 1.0
+    assert feature("pair", query, ["song", "hong", "o", "ha", "x", "noi"]) == [0.5]
+    assert feature("pair", query, ["hong", "song", "ha", "noi"]) == [0.25]
+    assert feature("pair", query, ["song", "hong", "ha", "noi"], []) == [1.0, 0.0]
 
 
-def test_proximity_counts_pairs_standing_next_to_each_other():
-    pairs = [("song", "hong"), ("ha", "noi")]
-    assert rerank.proximity(["song", "hong", "o", "ha", "x", "noi"], pairs, WEIGHTS) == 2 / 3
-    assert rerank.proximity(["hong", "song", "ha", "noi"], pairs, WEIGHTS) == 1 / 3
-    assert rerank.proximity([], pairs, WEIGHTS) == 0.0
-
-
-def test_best_window_is_the_share_found_close_together():
-    terms = ["song", "hong", "ha", "noi"]
+def test_window_is_the_share_found_close_together():
+    query = ["song", "hong", "ha", "noi"]
     together = ["song", "hong", "chay", "qua", "ha", "noi"]
-    assert rerank.best_window(together, terms, WEIGHTS) == 1.0
     apart = ["song", "hong", *["x"] * 30, "ha", "noi"]
-    assert rerank.best_window(apart, terms, WEIGHTS) == (2.0 + 3.0) / 7.5
-    assert rerank.best_window([], terms, WEIGHTS) == 0.0
-    assert rerank.best_window(together, ["khong", "co"], WEIGHTS) == 0.0
+    assert feature("window", query, together, apart, []) == [1.0, (2.0 + 3.0) / 7.5, 0.0]
+    assert feature("window", ["khong", "co"], together) == [0.0]
+
+
+@given(st.lists(st.sampled_from([*WEIGHTS, "x", "y"]), max_size=80))
+def test_window_equals_trying_every_window(syls):
+    query = ["song", "hong", "ha", "noi", "khong"]
+    total = sum(WEIGHTS[t] for t in query)
+    size = WINDOW_SYLLABLES
+    windows = [set(syls[i : i + size]) for i in range(max(1, len(syls)))]
+    best = max(sum(WEIGHTS[t] for t in w & set(query)) for w in windows)
+    assert feature("window", query, syls) == [pytest.approx(best / total)]
+
+
+def test_title_and_missing_word_evidence():
+    query = ["song", "hong", "bien"]
+    passage = ["song", "hong", "chay"]
+    assert feature("title", query, passage, title="Biển Đông") == [pytest.approx(2.0 / 7.0)]
+    assert feature("missing", query, passage, ["song", "hong", "bien"]) == [2.0 / 7.0, 0.0]
+
+
+def test_feedback_favours_the_passage_like_the_other_good_ones():
+    """Pseudo-relevance feedback: the passages of one story share words beyond the query."""
+    story = ["song", "hong", "lu", "vo", "de"]
+    odd = ["song", "hong", "ca", "nhac", "tre"]
+    got = feature("feedback_new", ["song", "hong"], story, story, story, odd)
+    assert got[0] > got[3] and got[3] == 0.0
 
 
 def test_passage_with_the_query_in_one_sentence_ranks_first(tmp_path):
@@ -106,31 +115,43 @@ def test_passage_with_the_query_in_one_sentence_ranks_first(tmp_path):
         Article("close", "Tin", (Paragraph(close),)),
     ]
     index_articles(tmp_path / "ix", articles, workers=1)
-    service = SearchService(tmp_path / "ix")
-    page = service.search("sông Hồng chảy qua Hà Nội đổ ra biển nào")
+    with SearchService(tmp_path / "ix") as service:
+        page = service.search("sông Hồng chảy qua Hà Nội đổ ra biển nào")
     assert [hit.article_id for hit in page.results] == ["close", "spread"]
-    service.close()
 
 
-@given(st.lists(st.sampled_from([*WEIGHTS, "x", "y"]), max_size=80), st.integers(1, 30))
-def test_best_window_equals_trying_every_window(syls, size):
-    terms = ["song", "hong", "ha", "noi", "khong"]
-    total = sum(WEIGHTS.get(t, 0.0) for t in terms)
-    windows = [set(syls[i : i + size]) for i in range(max(1, len(syls)))]
-    best = max(sum(WEIGHTS.get(t, 0.0) for t in w & set(terms)) for w in windows)
-    assert rerank.best_window(syls, terms, WEIGHTS, size) == pytest.approx(best / total)
+def test_the_shipped_model_reads_these_features():
+    model = rerank.shipped_model()
+    assert tuple(model.booster.feature_name()) == FEATURES
+    good = feature("base", ["song"], ["song"])  # any row: the model scores it
+    assert np.isfinite(model.scores(np.array([good * len(FEATURES)]))).all()
+
+
+def test_a_model_trained_on_other_features_is_refused(tmp_path):
+    lines = (rerank.shipped_model_path().read_text()).replace(
+        "feature_names=base", "feature_names=other"
+    )
+    path = tmp_path / "ranker.txt"
+    path.write_text(lines)
+    with pytest.raises(ValueError, match="other features"):
+        rerank.RankingModel(path)
 
 
 _SCORE_IN_A_NEW_PROCESS = """
-from types import SimpleNamespace
+from indexer.analysis.analyzers import folded_syllables
 from indexer.ranking import rerank
-terms = ["sông", "hồng", "hà", "nội", "biển", "đông", "lạng", "sơn"]
-terms = [rerank.folded_syllables(t)[0] for t in terms]
+from indexer.ranking.features import Candidate, QueryTerms
+terms = folded_syllables("sông hồng hà nội biển đông lạng sơn")
 weights = {t: 0.1 + i * 0.137 for i, t in enumerate(terms)}
-plan = SimpleNamespace(terms=terms, pairs=list(zip(terms, terms[1:])), weights=weights)
-text = "sông hồng chảy qua hà nội rồi ra biển đông, xa lạng sơn"
-syls = rerank.folded_syllables(text)
-print(repr(rerank.scorer_for(plan)(7.0, 9.0, syls, "Biển Đông và sông Hồng")))
+query = QueryTerms.of(terms, weights.get)
+texts = ["sông hồng chảy qua hà nội rồi ra biển đông, xa lạng sơn", "biển đông và sông hồng"]
+candidates = [
+    Candidate(i, 9.0 - i, {"folded": " ".join(folded_syllables(t)), "title": "Biển Đông"})
+    for i, t in enumerate(texts)
+]
+model = rerank.shipped_model()
+ranked = rerank.rerank(model, query, candidates, lambda s: weights.get(s, 1.0), 12.0)
+print(repr([(score, c.docnum) for score, c in ranked]))
 """
 
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from indexer.search.service import SearchService
+from indexer.search import SearchService
 from indexer.storage import store
 
 

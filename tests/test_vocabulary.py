@@ -33,8 +33,8 @@ def test_incremental_vocabulary_equals_one_built_afresh(tmp_path, corpus_dir):
 
 
 def test_vocabulary_counts_equal_whooshs(service):
-    searcher = service.searcher()
-    vocabulary = service.planner(searcher).vocabulary
+    searcher = service.index.searcher()
+    vocabulary = service.index.vocabulary(searcher)
     checked = 0
     for fieldname in ("text", "word", "title"):
         for term in list(searcher.lexicon(fieldname))[:300]:

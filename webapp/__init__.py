@@ -9,9 +9,7 @@ from typing import Any
 
 from flask import Flask, abort, request
 
-from indexer.analysis.abbreviations import load as load_abbreviations
-from indexer.search.service import SearchService
-from indexer.storage.store import index_dir_from_env
+from indexer.search import SearchService, index_dir_from_env, load_abbreviations
 
 MAX_REQUEST_BYTES = 16_384  # the longest allowed query, fully percent-encoded, fits
 

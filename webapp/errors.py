@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from indexer.search.service import BadRequest, SearchTimeout
-from indexer.storage.store import IndexUnavailable
+from indexer.search import BadRequest, IndexUnavailable, SearchTimeout
 
 
 def json_error(status: int, code: str, message: str):

@@ -59,7 +59,16 @@ HIT = {
 PAGE = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["query", "total", "page", "per_page", "took_ms", "results", "suggestion"],
+    "required": [
+        "query",
+        "total",
+        "page",
+        "per_page",
+        "took_ms",
+        "results",
+        "suggestion",
+        "relaxed",
+    ],
     "properties": {
         "query": {"type": "string"},
         "total": {"type": "integer", "minimum": 0},
@@ -68,6 +77,11 @@ PAGE = {
         "took_ms": {"type": "number"},
         "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
         "suggestion": NULLABLE_STRING,
+        "relaxed": {
+            "type": "boolean",
+            "description": "The quoted phrases matched too few passages: passages holding "
+            "their words, not as a phrase, follow those holding the phrases.",
+        },
     },
 }
 

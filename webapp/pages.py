@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from indexer.search.service import BadRequest
-from indexer.storage.store import IndexUnavailable
+from indexer.search import BadRequest, IndexUnavailable
 from webapp import params, service
 
 bp = Blueprint("pages", __name__)

@@ -6,7 +6,7 @@ import datetime as dt
 
 from flask import Request
 
-from indexer.search.service import BadRequest, Filters
+from indexer.search import BadRequest, Filters
 
 
 def integer(request: Request, name: str, default: int) -> int:

@@ -1,37 +1,33 @@
-"""From what a user typed to a Whoosh query.
+"""From a parsed query to the first stage's Whoosh queries.
 
-The syntax is small and forgiving: ``"a phrase"``, ``-word`` to exclude, ``title:word``
-and ``title:"a phrase"``; everything else is plain words. Syntax that cannot apply (an
-unbalanced quote, ``Hà Nội:``, ``S -300``) is searched as plain words, never an error.
-
-Each syllable becomes a clause over the index's existing forms (``indexer.ranking.vocabulary``):
+Each syllable becomes a clause over the index's existing forms (``ranking.vocabulary``):
 a syllable typed with diacritics matches itself; one typed without matches every accented
-form it could stand for. Multi-syllable words of the query that pyvi found in the corpus
-add a word bonus. A short query asks for all its syllables first (``strict``), and falls
-back to any of them (``loose``) when that finds nothing.
+form it could stand for. Each clause looks in the passage and, at a lower weight, in its
+article's title. Multi-syllable words of the query that pyvi found in the corpus add a
+word bonus. A passage needs any one of the clauses: passages holding more of them score
+higher, and re-ranking (``ranking.rerank``) orders the best of them.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from whoosh import query as wq
 
 from indexer.analysis.abbreviations import Abbreviations
 from indexer.analysis.segment import syllables
 from indexer.analysis.text import canonical, fold, has_diacritics
+from indexer.ranking.syntax import ParsedQuery
 from indexer.ranking.vocabulary import Vocabulary
 
 # Relative weights, chosen on the dev sets (benchmarks/README.md).
 WORD = 0.2  # a multi-syllable word of the query found as a pyvi word
-WORD_PLAIN = 0.0  # the same, for a query typed without accents (words disambiguate)
+TITLE = 0.5  # a syllable of the query found in the passage's article title
 VARIANT_OF_PLAIN = 0.3  # readings below the one taken first: "uy" typed, "ủy" found too
 ABBREVIATION = 0.9  # UBND found as "ủy ban nhân dân"
-STRICT_MAX_SYLLABLES = 5  # longer queries are questions: any word may be missing
 MAX_SYLLABLES = 48  # longer queries are cut: the tail adds time, not precision
 RESTORE_SHARE = 0.5  # a word's reading restores a plain query's marks above this share
 VARIANT_PRIOR = 0.6  # how much a common reading of "lang" outweighs a rare one
@@ -40,16 +36,9 @@ MIN_VARIANT_SHARE = 0.01  # rarer forms (typos, mostly) of a syllable typed with
 COMMON_SHARE = 0.1  # in long OR queries, syllables in more passages than this are dropped
 PRUNE_MIN_CLAUSES = 4
 
-# Question words carry no topic; dropped from a query that has other words.
-_QUESTION_WORDS = "gì nào đâu ai mấy"
-QUESTION_WORDS = frozenset(fold(w) for w in _QUESTION_WORDS.split())
-
-_TOKEN_RE = re.compile(
-    r"""(?P<field>\btitle):(?:"(?P<fphrase>[^"]*)"|(?P<fword>[^\s"]+))"""
-    r"""|"(?P<phrase>[^"]*)"|(?:(?<=\s)|^)-(?P<neg>[^\W\d_][^\s"]*)""",
-    re.IGNORECASE,
-)
-_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
+# Question words carry no topic; dropped from a query that has other words. Compared in
+# their accented forms: "máy bay", "giá dầu", "bắt đầu" keep every word.
+QUESTION_WORDS = frozenset(["gì", "nào", "đâu", "ai", "mấy"])
 # A folded syllable that could be Vietnamese: such an abbreviation key ("ca", "bo")
 # expands only when typed in capitals.
 _SYLLABLE_LIKE = re.compile(
@@ -58,53 +47,16 @@ _SYLLABLE_LIKE = re.compile(
 
 
 @dataclass(frozen=True)
-class ParsedQuery:
-    """The parts of a user's query, before analysis."""
-
-    words: str = ""
-    phrases: tuple[str, ...] = ()
-    excluded: tuple[str, ...] = ()
-    title: tuple[str, ...] = ()
-
-
-def parse(text: str) -> ParsedQuery:
-    """Split a query into plain words, phrases, exclusions and title terms."""
-    text = text.translate(_QUOTES)
-    words, phrases, excluded, title = [], [], [], []
-    last = 0
-    for match in _TOKEN_RE.finditer(text):
-        words.append(text[last : match.start()])
-        last = match.end()
-        if match.group("field"):
-            title.append(match.group("fphrase") or match.group("fword") or "")
-        elif match.group("phrase") is not None:
-            phrases.append(match.group("phrase"))
-        else:
-            excluded.append(match.group("neg"))
-    words.append(text[last:])
-    return ParsedQuery(
-        words=" ".join(w.replace('"', " ") for w in words).strip(),
-        phrases=tuple(p for p in phrases if syllables(p)),
-        excluded=tuple(e for e in excluded if syllables(e)),
-        title=tuple(t for t in title if syllables(t)),
-    )
-
-
-@dataclass
 class Plan:
-    """Everything the search needs from a query: the Whoosh queries and what to mark."""
+    """The first stage's queries for one user query."""
 
-    strict: wq.Query = wq.NullQuery
-    loose: wq.Query = wq.NullQuery
-    exact: set[str] = field(default_factory=set)  # canonical syllables to highlight
-    folded: set[str] = field(default_factory=set)  # folded syllables to highlight
-    pairs: list[tuple[str, str]] = field(default_factory=list)  # adjacent, folded
-    terms: list[str] = field(default_factory=list)  # folded plain-word syllables
-    weights: dict[str, float] = field(default_factory=dict)  # folded syllable -> IDF
+    query: wq.Query  # phrases and title terms required, when there are any
+    relaxed: wq.Query | None  # the same with the phrases as plain words; None without phrases
+    syllables: tuple[str, ...]  # the syllables searched, as typed (question words dropped)
 
     @property
     def is_empty(self) -> bool:
-        return self.loose is wq.NullQuery
+        return self.query is wq.NullQuery and self.relaxed is None
 
 
 def _any(queries: list[wq.Query], boost: float = 1.0) -> wq.Query | None:
@@ -269,19 +221,17 @@ class QueryPlanner:
                 restored.update(zip(range(i, i + n), parts, strict=True))
         return restored
 
-    def _words(self, raw: list[str], folded: list[str], mode: str) -> list[wq.Query]:
-        """Word-field terms for n-grams of the query that pyvi found as words."""
+    def _words(self, raw: list[str], mode: str) -> list[wq.Query]:
+        """Word-field terms for n-grams of an accented query that pyvi found as words (a
+        query typed without accents gains nothing from them: its readings are guesses)."""
+        if mode == PLAIN:
+            return []
         out = []
         for n in (2, 3, 4):
             for i in range(len(raw) - n + 1):
-                if mode != PLAIN:
-                    word = "_".join(canonical(s) for s in raw[i : i + n])
-                    if self.doc_frequency("word", word):
-                        out.append(wq.Term("word", word, boost=WORD))
-                elif WORD_PLAIN:
-                    key = "_".join(folded[i : i + n])
-                    terms, _ = self._variants("word", key, "", WORD_PLAIN)
-                    out.extend(terms)
+                word = "_".join(canonical(s) for s in raw[i : i + n])
+                if self.doc_frequency("word", word):
+                    out.append(wq.Term("word", word, boost=WORD))
         return out
 
     def _clauses(
@@ -326,60 +276,79 @@ class QueryPlanner:
         common = [c for c in clauses if c not in rare]
         return rare, common
 
+    def content_syllables(self, text: str) -> list[str]:
+        """The syllables of ``text`` as typed, cut to ``MAX_SYLLABLES``, without question
+        words (unless nothing else is left).
+
+        A syllable typed without marks in a query typed without any is a question word
+        when its most common reading in the index is one ("gi" -> gì, but "dau" -> đầu).
+        """
+        raw = [s.text for s in syllables(text)][:MAX_SYLLABLES]
+        if len(raw) < 2:
+            return raw
+        plain = typing_mode(text) == PLAIN
+        content = [s for s in raw if self._reading(s, plain) not in QUESTION_WORDS]
+        return content or raw
+
+    def _reading(self, raw: str, plain: bool) -> str:
+        exact = canonical(raw)
+        if not plain:
+            return exact
+        found = self.vocabulary.variants("text", fold(exact))
+        total = sum(df for _, df in found)
+        return found[0][0] if found and found[0][1] > RESTORE_SHARE * total else exact
+
     def plan(self, parsed: ParsedQuery) -> Plan:
-        plan = Plan()
-        raw = [s.text for s in syllables(parsed.words)][:MAX_SYLLABLES]
-        if len(raw) > 1:
-            content = [s for s in raw if fold(s) not in QUESTION_WORDS]
-            raw = content or raw
-        folded = [fold(s) for s in raw]
-        mode = typing_mode(parsed.words)
-
-        required: list[wq.Query] = []
-        for phrase in parsed.phrases:
-            required.append(self.sequence(phrase) or wq.NullQuery)
-        for title in parsed.title:
-            required.append(self.sequence(title, "title") or wq.NullQuery)
-
-        restored = self._restore(folded) if mode == PLAIN else {}
-        clauses = self._clauses(raw, folded, mode, restored)
-        words = self._words(raw, folded, mode)
-        rare, common = self._split_common(clauses)
-        loose_parts = [c.query for c in rare] + words
-        loose = wq.Or(loose_parts) if loose_parts else None
-        if loose is not None and common:
-            loose = wq.AndMaybe(loose, wq.Or([c.query for c in common]))
-        strict = None
-        if len(clauses) > 1 and len(raw) <= STRICT_MAX_SYLLABLES:
-            every = wq.And([c.query for c in clauses])
-            strict = wq.AndMaybe(every, wq.Or(words)) if words else every
-
-        def combine(optional):
-            if required and optional is not None:
-                return wq.AndMaybe(wq.And(required), optional)
-            if required:
-                return wq.And(required)
-            return optional
-
-        plan.loose = combine(loose) or wq.NullQuery
-        plan.strict = combine(strict) or plan.loose
-        if parsed.excluded and not plan.is_empty:
+        """The first stage's queries: any of the syllables, in the text or the title."""
+        required = [self.sequence(t, "title") or wq.NullQuery for t in parsed.title]
+        phrases = [self.sequence(p) or wq.NullQuery for p in parsed.phrases]
+        raw = self.content_syllables(parsed.all_words)
+        words = self._any_of(raw, typing_mode(parsed.all_words))
+        query = _required(required + phrases, words)
+        relaxed = _required(required, words) if phrases else None
+        if parsed.excluded and (query is not None or relaxed is not None):
             excluded = [q for q in (self.sequence(e) for e in parsed.excluded) if q is not None]
             if excluded:
-                plan.loose = wq.AndNot(plan.loose, wq.Or(excluded))
-                plan.strict = wq.AndNot(plan.strict, wq.Or(excluded))
+                query = wq.AndNot(query, wq.Or(excluded)) if query is not None else None
+                relaxed = wq.AndNot(relaxed, wq.Or(excluded)) if relaxed is not None else None
+        return Plan(query or wq.NullQuery, relaxed, tuple(raw))
 
-        for part in (parsed.words, *parsed.phrases, *parsed.title):
-            part_accented = has_diacritics(part)
-            for s in syllables(part):
-                if part_accented and has_diacritics(s.text):
-                    plan.exact.add(canonical(s.text))
-                else:
-                    plan.folded.add(fold(s.text))
-        plan.terms = folded
-        plan.pairs = list(itertools.pairwise(folded))
-        for key in folded:
-            found = self.vocabulary.variants("text", key)
-            df = sum(n for _, n in found)
-            plan.weights[key] = self._idf(df) if df else 0.0
-        return plan
+    def _any_of(self, raw: list[str], mode: str) -> wq.Query | None:
+        """Any of the syllables (common ones only add to passages the others found), each
+        also in the title, and the query's pyvi words as a bonus."""
+        folded = [fold(s) for s in raw]
+        restored = self._restore(folded) if mode == PLAIN else {}
+        clauses = self._clauses(raw, folded, mode, restored)
+        rare, common = self._split_common(clauses)
+        parts = [_with_title(c.query) for c in rare] + self._words(raw, mode)
+        if not parts:
+            return None
+        query = wq.Or(parts)
+        if common:
+            query = wq.AndMaybe(query, wq.Or([_with_title(c.query) for c in common]))
+        return query
+
+    def idf(self, folded: str) -> float:
+        """The IDF of a folded syllable over all its forms (0 when the index lacks it)."""
+        df = self.vocabulary.folded_frequency("text", folded)
+        return self._idf(df) if df else 0.0
+
+
+def _required(required: list[wq.Query], optional: wq.Query | None) -> wq.Query | None:
+    """Passages matching every one of ``required``, scored by ``optional`` too."""
+    if required and optional is not None:
+        return wq.AndMaybe(wq.And(required), optional)
+    if required:
+        return wq.And(required)
+    return optional
+
+
+def _with_title(q: wq.Query) -> wq.Query:
+    """``q`` with each of its text terms also looked for in the title, at ``TITLE``: the
+    same readings, each weighed by the title's own statistics. Phrases (abbreviations'
+    long forms) stay in the text, where positions are kept."""
+    if type(q) is wq.Term and q.fieldname == "text":
+        return wq.Or([q, wq.Term("title", q.text, boost=q.boost * TITLE)])
+    if type(q) in (wq.Or, wq.And):
+        return type(q)([_with_title(s) for s in q.subqueries], boost=q.boost)
+    return q

@@ -94,6 +94,7 @@ class Vocabulary:
 
     tables: dict[str, _FieldTable] = field(default_factory=dict)
     _cache: dict[tuple[str, str], tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    _folded: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def variants(self, fieldname: str, folded: str) -> tuple[tuple[str, int], ...]:
         key = (fieldname, folded)
@@ -104,6 +105,18 @@ class Vocabulary:
             if len(self._cache) > 100_000:
                 self._cache.clear()
             self._cache[key] = found
+        return found
+
+    def folded_frequency(self, fieldname: str, folded: str) -> int:
+        """Passages holding any form of ``folded`` (summed over its forms: an upper bound,
+        as Whoosh's document frequencies of several terms are)."""
+        key = (fieldname, folded)
+        found = self._folded.get(key)
+        if found is None:
+            found = sum(df for _, df in self.variants(fieldname, folded))
+            if len(self._folded) > 500_000:
+                self._folded.clear()
+            self._folded[key] = found
         return found
 
     def doc_frequency(self, fieldname: str, term: str) -> int | None:
@@ -130,6 +143,7 @@ class Vocabulary:
 
     def changed(self) -> None:
         self._cache.clear()
+        self._folded.clear()
 
 
 def _empty_tables() -> dict[str, _FieldTable]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from functools import lru_cache
 from html import escape
 
-from indexer.analysis.segment import SYLLABLE_RE
-from indexer.analysis.text import canonical, fold
+from indexer.analysis.segment import SYLLABLE_RE, syllables
+from indexer.analysis.text import canonical, fold, has_diacritics
+from indexer.ranking.syntax import ParsedQuery
 
 
 @lru_cache(maxsize=200_000)
@@ -44,3 +45,18 @@ def highlight(text: str, exact: set[str], folded: set[str]) -> str:
         last = end
     out.append(escape(text[last:]))
     return "".join(out)
+
+
+def marked_terms(parsed: ParsedQuery) -> tuple[set[str], set[str]]:
+    """(canonical syllables, folded syllables) to mark for a query: a syllable typed with
+    accents in a part typed with accents is marked only in that form, any other in all."""
+    exact: set[str] = set()
+    folded: set[str] = set()
+    for part in (parsed.words, *parsed.phrases, *parsed.title):
+        part_accented = has_diacritics(part)
+        for s in syllables(part):
+            if part_accented and has_diacritics(s.text):
+                exact.add(canonical(s.text))
+            else:
+                folded.add(fold(s.text))
+    return exact, folded

@@ -1,0 +1,151 @@
+"""Train the re-ranking model shipped in ``indexer/data/ranker.txt``.
+
+For every query of the dev sets, typed as written and without accents, the product's own
+first stage finds its candidates and ``ranking.features`` describes them, exactly as at
+search time. A LightGBM LambdaRank model is trained on half A of all three sets at once
+(``evaluation.half``) and judged on half B, which it never saw; the table below compares
+it with the first stage's own order on both halves.
+
+    python benchmarks/train_ranker.py ../shared/data/{viquad_test,vicov19qa,vntc_titles} \\
+        --index-cache /tmp/vnsearch-eval
+
+Needs ``lightgbm`` (a dependency of the product, which only reads the model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm
+import numpy as np
+
+from indexer import evaluation as ev
+from indexer.analysis.abbreviations import load as load_abbreviations
+from indexer.ranking import rerank
+from indexer.ranking.features import FEATURES, feature_matrix
+from indexer.ranking.syntax import parse
+from indexer.search.errors import BadRequest
+from indexer.search.live_index import LiveIndex
+from indexer.search.pipeline import Pipeline
+from indexer.search.request import MAX_QUERY_CHARS, SearchRequest
+
+VARIANTS = ("orig", "noaccent")  # the model learns both: accents restored are less certain
+PARAMETERS = dict(  # chosen by two-fold cross-validation inside half A
+    n_estimators=200,
+    learning_rate=0.05,
+    num_leaves=15,
+    min_child_samples=50,
+    random_state=0,
+    deterministic=True,
+    force_row_wise=True,
+    n_jobs=1,
+    verbose=-1,
+)
+OUTPUT = Path(__file__).resolve().parent.parent / "indexer" / rerank.MODEL_FILE
+
+
+@dataclass
+class Group:
+    """One query's candidates: their features and relevance grades, best BM25 first."""
+
+    dataset: str
+    variant: str
+    half: str
+    features: np.ndarray
+    labels: np.ndarray
+
+
+def groups(folder: Path, cache: Path | None, workers: int) -> list[Group]:
+    data = ev.load(folder)
+    out = []
+    with ev.indexed(data, folder.name, cache, workers) as index_dir:
+        live = LiveIndex(index_dir, on_change=lambda: None)
+        with live.reading() as searcher:
+            planner = live.planner(searcher, load_abbreviations())
+            pipeline = Pipeline(searcher, planner, live.postings, None, time_limit=600)
+            average = pipeline.average_length()
+            for query_id in sorted(data.queries):
+                relevant = data.qrels[query_id]
+                for variant in VARIANTS:
+                    text = ev.VARIANTS[variant](data.queries[query_id])[:MAX_QUERY_CHARS]
+                    try:
+                        parsed = parse(SearchRequest.checked(text).text)
+                    except BadRequest:
+                        continue
+                    stage = pipeline.first_stage(parsed, rerank.DEPTH, None)
+                    if stage is None:
+                        continue
+                    terms, candidates = pipeline.candidates(stage)
+                    features = feature_matrix(terms, candidates, planner.idf, average)
+                    labels = [relevant.get(c.fields["article_id"], 0) for c in candidates]
+                    out.append(
+                        Group(folder.name, variant, ev.half(query_id), features, np.array(labels))
+                    )
+        live.close()
+    return out
+
+
+def train(train_groups: list[Group]) -> lightgbm.LGBMRanker:
+    useful = [g for g in train_groups if g.labels.any()]  # nothing to learn from the others
+    model = lightgbm.LGBMRanker(**PARAMETERS)
+    model.fit(
+        np.vstack([g.features for g in useful]),
+        np.concatenate([g.labels for g in useful]),
+        group=[len(g.labels) for g in useful],
+        feature_name=list(FEATURES),
+    )
+    return model
+
+
+def mrr(chosen: list[Group], score) -> float:
+    """MRR@10 over the candidates (queries without a relevant candidate count as 0)."""
+    total = 0.0
+    for g in chosen:
+        order = np.lexsort((np.arange(len(g.labels)), -score(g)))[: ev.K]
+        hits = np.flatnonzero(g.labels[order] > 0)
+        total += 1 / (hits[0] + 1) if len(hits) else 0.0
+    return total / max(len(chosen), 1)
+
+
+def report(all_groups: list[Group], model: lightgbm.LGBMRanker) -> str:
+    lines = [
+        "| set | variant | half | first stage | re-ranked |",
+        "|---|---|---|---|---|",
+    ]
+    for dataset in dict.fromkeys(g.dataset for g in all_groups):
+        for variant in VARIANTS:
+            for half in "AB":
+                chosen = [
+                    g
+                    for g in all_groups
+                    if (g.dataset, g.variant, g.half) == (dataset, variant, half)
+                ]
+                first = mrr(chosen, lambda g: -np.arange(len(g.labels), dtype=float))
+                ranked = mrr(chosen, lambda g: model.booster_.predict(g.features))
+                lines.append(f"| {dataset} | {variant} | {half} | {first:.4f} | {ranked:.4f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("datasets", nargs="+", type=Path)
+    parser.add_argument("--index-cache", type=Path, default=None)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args()
+    all_groups = []
+    for folder in args.datasets:
+        print(f"{folder.name}: candidates", file=sys.stderr, flush=True)
+        all_groups += groups(folder, args.index_cache, args.workers)
+    model = train([g for g in all_groups if g.half == "A"])
+    model.booster_.save_model(str(args.output))
+    print(f"model written to {args.output}", file=sys.stderr)
+    print(report(all_groups, model))
+
+
+if __name__ == "__main__":
+    main()

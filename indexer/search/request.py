@@ -1,0 +1,49 @@
+"""One search as asked, checked: what the pipeline and the page cache take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from indexer.analysis.text import nfc
+from indexer.search.errors import BadRequest
+from indexer.search.filters import Filters
+
+MAX_QUERY_CHARS = 1000
+MAX_PER_PAGE = 100
+MAX_RESULTS = 1000  # deepest result a user can page to
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A query with its page and filters, valid by construction (``checked``)."""
+
+    text: str
+    page: int = 1
+    per_page: int = 10
+    filters: Filters | None = None
+
+    @classmethod
+    def checked(
+        cls, text: str, page: int = 1, per_page: int = 10, filters: Filters | None = None
+    ) -> SearchRequest:
+        """The request, or ``BadRequest`` saying what is wrong with it."""
+        text = nfc(text or "").strip()
+        if not text:
+            raise BadRequest("the query is empty")
+        if len(text) > MAX_QUERY_CHARS:
+            raise BadRequest(f"the query is longer than {MAX_QUERY_CHARS} characters")
+        if per_page < 1 or per_page > MAX_PER_PAGE:
+            raise BadRequest(f"per_page must be between 1 and {MAX_PER_PAGE}")
+        if page < 1:
+            raise BadRequest("page must be 1 or more")
+        return cls(text, page, per_page, filters if filters and filters != Filters() else None)
+
+    @property
+    def first(self) -> int:
+        """Index of the page's first result in the whole ranking."""
+        return (self.page - 1) * self.per_page
+
+    @property
+    def depth(self) -> int:
+        """How many ranked results the page needs."""
+        return min(self.first + self.per_page, MAX_RESULTS)

@@ -1,0 +1,107 @@
+"""What a query means, on small indexes where the passage that must win is known.
+
+Each index is built so that the wrong reading of the query would win: distractors hold
+one of the query's words many times in short passages, which plain BM25 over that one
+word ranks first.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.corpus.articles import Article, Paragraph
+from indexer.search import SearchService
+from indexer.storage.store import index_articles
+
+TWO_WORD_QUERIES = {
+    # query: (a passage holding both words, a word of the query the distractors repeat)
+    "máy bay": ("Chiếc máy bay hạ cánh an toàn xuống sân bay sau chuyến đi dài.", "bay"),
+    "giá dầu": ("Giá dầu thế giới tăng mạnh trong phiên giao dịch hôm qua.", "giá"),
+    "bắt đầu": ("Năm học mới bắt đầu từ tuần sau ở nhiều tỉnh thành.", "bắt"),
+    "ha noi": ("Người dân Hà Nội đón không khí lạnh đầu mùa sáng nay.", "hà"),
+}
+
+
+def _index(folder, texts: dict[str, str], titles: dict[str, str] | None = None) -> SearchService:
+    titles = titles or {}
+    articles = [
+        Article(key, titles.get(key, "Tin tức"), (Paragraph(text),)) for key, text in texts.items()
+    ]
+    index_articles(folder, articles, workers=1)
+    return SearchService(folder)
+
+
+@pytest.mark.parametrize("query", TWO_WORD_QUERIES)
+def test_two_word_query_puts_the_passage_with_both_words_first(tmp_path, query):
+    both, repeated = TWO_WORD_QUERIES[query]
+    texts = {"both": both}
+    for i in range(6):  # short passages repeating one of the words, without the other
+        texts[f"one{i}"] = f"{repeated.capitalize()} {repeated} {repeated} lần thứ {i}."
+    with _index(tmp_path / "ix", texts) as service:
+        results = service.search(query).results
+    assert results[0].article_id == "both", [hit.text for hit in results]
+
+
+def test_all_words_first_then_most_words_never_cut_off(tmp_path):
+    """A question whose words all meet in a few passages still lists those that lack one."""
+    texts = {
+        "all": "Đội tuyển bóng đá Việt Nam thắng trận chung kết.",
+        "three-a": "Đội tuyển bóng đá nữ tập luyện cho trận chung kết.",
+        "three-b": "Bóng đá Việt Nam có trận đấu đầu tiên.",
+        "two": "Trận đấu bóng chuyền diễn ra chiều qua.",
+        "none": "Thời tiết hôm nay nắng nhẹ.",
+        # Enough other news that no word of the query is in a large share of passages
+        # (those only add to passages the rarer words found).
+        **{f"filler{i}": f"Tin vắn số {i} về thời tiết trong ngày." for i in range(40)},
+    }
+    with _index(tmp_path / "ix", texts) as service:
+        page = service.search("bóng đá Việt Nam chung kết")
+    ranked = [hit.article_id for hit in page.results]
+    assert ranked[0] == "all"
+    assert set(ranked[1:3]) == {"three-a", "three-b"}  # most of the words, after all of them
+    assert ranked[3] == "two" and "none" not in ranked
+    assert page.total == 4
+
+
+def test_a_passage_found_only_through_its_articles_title(tmp_path):
+    """``X sinh năm nào`` with X the article's subject, named in its title only."""
+    texts = {
+        "subject": "Ông sinh năm 1890 tại một làng nhỏ ven sông.",
+        "other": "Năm nay mùa lúa được giá, nông dân phấn khởi.",
+        **{f"filler{i}": f"Tin vắn số {i} trong ngày." for i in range(5)},
+    }
+    titles = {"subject": "Tiểu sử Trần Quang Khải"}
+    with _index(tmp_path / "ix", texts, titles) as service:
+        results = service.search("Trần Quang Khải sinh năm nào").results
+    assert results[0].article_id == "subject", [hit.text for hit in results]
+
+
+def test_quoted_phrase_that_matches_nothing_falls_back_to_its_words(tmp_path):
+    texts = {
+        "said": "Bộ trưởng nói sẽ không có bất kỳ ngoại lệ nào trong năm nay.",
+        "other": "Thời tiết hôm nay nắng nhẹ.",
+    }
+    with _index(tmp_path / "ix", texts) as service:
+        exact = service.search('"sẽ không có bất kỳ ngoại lệ nào"')
+        pasted = service.search('Bộ trưởng nói: "Sẽ không có ngoại lệ nào"')
+    assert not exact.relaxed and exact.results[0].article_id == "said"
+    assert pasted.relaxed  # worded a little differently: its words, and the page says so
+    assert pasted.results[0].article_id == "said"
+
+
+@pytest.mark.parametrize(
+    ("query", "kept"),
+    [("máy bay", "máy"), ("mấy giờ máy bay cất cánh", "máy"), ("giá dầu", "dầu")],
+)
+def test_question_words_are_matched_in_their_accented_form_only(tmp_path, query, kept):
+    """``mấy``, ``đâu`` are question words; ``máy``, ``dầu``, ``đầu`` are not."""
+    texts = {
+        "answer": "Máy bay cất cánh lúc bảy giờ, giá dầu không đổi.",
+        "other": "Bay qua núi, giá cả ổn định, cất cánh sớm.",
+    }
+    with _index(tmp_path / "ix", texts) as service:
+        searcher = service.index.searcher()
+        planner = service.index.planner(searcher, service.abbreviations)
+        assert kept in planner.content_syllables(query)
+        assert "mấy" not in planner.content_syllables("mấy giờ máy bay cất cánh")
+        assert service.search(query).results[0].article_id == "answer"
