@@ -171,7 +171,8 @@ def delete(article_ids, index_dir, wait) -> None:
     "--abbreviations",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     envvar="VNSEARCH_ABBREVIATIONS",
-    help="Your abbreviation file, added to the shipped one [env: VNSEARCH_ABBREVIATIONS].",
+    help="Your abbreviation file: its groups replace the shipped groups that share a form "
+    "[env: VNSEARCH_ABBREVIATIONS].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON the web API returns.")
 def search(

@@ -222,3 +222,11 @@ def test_a_relaxed_phrase_is_said_in_the_json_and_on_the_page(client):
     assert 'class="relaxed"' in html
     plain = client.get("/", query_string={"q": "Lạng Sơn quốc phòng"}).get_data(as_text=True)
     assert 'class="relaxed"' not in plain
+
+
+def test_a_bad_date_on_the_page_is_said_on_the_page(client):
+    response = client.get("/", query_string={"q": "Lạng Sơn", "date_from": "2024-13-45"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'role="alert"' in html and "date_from" in html
+    assert 'name="q"' in html  # the search box is still there

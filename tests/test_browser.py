@@ -19,7 +19,10 @@ if not os.path.exists(CHROMIUM):
         "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
     )
 
-sync_api = pytest.importorskip("playwright.sync_api")
+if os.environ.get("VNSEARCH_REQUIRE_BROWSER"):
+    from playwright import sync_api  # required: a missing package fails, never skips
+else:
+    sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
 

@@ -172,8 +172,9 @@ def test_abbreviation_from_the_seed(service):
     ],
 )
 def test_queries_that_look_like_syntax_never_fail(service, query):
-    page = service.search(query)
-    assert page.total >= 0
+    page = service.search(query)  # no exception, and a page that adds up
+    assert page.query == query.strip()
+    assert page.total >= len(page.results) == min(page.total, page.per_page)
 
 
 def test_unbalanced_quote_is_searched_as_words(service):
@@ -184,7 +185,7 @@ def test_unbalanced_quote_is_searched_as_words(service):
 def test_du_toan_query_returns(service):
     # Whoosh 2.7.4's optimised OR collector never returned on this query.
     page = service.search("du toan 23 03")
-    assert page.took_ms < 5000
+    assert page.results
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(
         INDEX_DIR=str(index_dir_from_env()),
         PER_PAGE=10,
-        ABBREVIATIONS=None,  # a user's dictionary file, added to the shipped one
+        ABBREVIATIONS=None,  # a user's file: its groups replace shipped groups sharing a form
         TIME_LIMIT=2.0,  # seconds a search may take before it is cut off
         RESULT_CACHE=1000,  # pages of results kept per process until the index changes
     )

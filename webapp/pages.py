@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from indexer.search import BadRequest, IndexUnavailable
+from indexer.search import BadRequest, Filters, IndexUnavailable
 from webapp import params, service
 
 bp = Blueprint("pages", __name__)
@@ -14,8 +14,11 @@ bp = Blueprint("pages", __name__)
 def home():
     q = request.args.get("q", "").strip()
     results = error = None
-    filters = params.filters(request)
-    if q:
+    try:
+        filters = params.filters(request)
+    except BadRequest as exc:  # a bad date: said on the page, searched without filters
+        filters, error = Filters(), str(exc)
+    if q and error is None:
         try:
             results = service(current_app).search(
                 q,

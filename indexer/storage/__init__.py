@@ -1,5 +1,4 @@
-"""The index on disk: the product's Whoosh codec and the block layout it writes.
-
-Imports Whoosh, numpy and the standard library only: a process that opens the index
-with plain Whoosh imports this package when it unpickles the codec of a segment.
-"""
+"""The index on disk: schema, the product's Whoosh codec and its block layout, writing
+rounds, vocabulary files. Imports ``analysis`` and ``corpus``; the codec imports only
+Whoosh, numpy and the rest of this package, since a process that opens the index with
+plain Whoosh imports it when it unpickles a segment's codec."""

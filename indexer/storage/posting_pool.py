@@ -2,8 +2,8 @@
 
 Whoosh's ``PostingPool`` keeps every posting as a tuple, sorts them, spills sorted runs of
 pickled tuples to disk past its memory limit and merges the runs back with a heap. For a
-worker's segment of 50,000 passages (about 3.8 million postings) that was more than
-half of Whoosh's writing time. A segment's postings arrive in document order, so
+worker's segment of 50,000 passages (about 3.8 million postings; segments are larger now)
+that was more than half of Whoosh's writing time. A segment's postings arrive in document order, so
 grouping them by term leaves only the distinct terms to sort; compact arrays and shared
 value strings (``indexer.storage.term_formats`` reuses the common ones) keep the segment in memory.
 """
