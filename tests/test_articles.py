@@ -3,6 +3,8 @@ import gzip
 import json
 import unicodedata
 
+import pytest
+
 from indexer.corpus.articles import Article, ReadError, parse_text_article, read_paths
 from tests.conftest import SEED
 
@@ -122,3 +124,52 @@ def test_legacy_windows_1258_is_reported_not_indexed_as_mojibake(tmp_path):
     [error] = list(read_paths([tmp_path]))
     assert isinstance(error, ReadError)
     assert "UTF-8" in error.message
+
+
+URL_ID = "https://example.vn/thoi-su/abc-123.html"
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        (URL_ID, URL_ID),
+        ("/thoi-su/a b~c?d#e%20f", "/thoi-su/a b~c?d#e%20f"),
+        ("  Tin nhanh/Đà Nẵng  ", "Tin nhanh/Đà Nẵng"),
+        (unicodedata.normalize("NFD", "bài-Lạng-Sơn"), "bài-Lạng-Sơn"),
+        ("x" * 512, "x" * 512),
+        (42, "42"),
+    ],
+)
+def test_any_printable_id_is_kept_exactly(tmp_path, raw, stored):
+    path = _jsonl(tmp_path / "ids.jsonl", [json.dumps({"id": raw, "title": "T", "body": "B."})])
+    [article] = list(read_paths([path]))
+    assert isinstance(article, Article), article
+    assert article.id == stored
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("a\u0007b", "control character U+0007"),
+        ("a\nb", "control character U+000A"),
+        ("a\u0085b", "control character U+0085"),
+        ("a\ud800b", "lone surrogate U+D800"),
+        ("x" * 513, "more than 512"),
+        ("   ", 'missing "id"'),
+    ],
+)
+def test_unusable_ids_are_reported_with_file_and_line(tmp_path, raw, reason):
+    good = json.dumps({"id": "ok", "title": "T", "body": "B."})
+    bad = json.dumps({"id": raw, "title": "T", "body": "B."})
+    path = _jsonl(tmp_path / "ids.jsonl", [good, bad])
+    items = list(read_paths([path]))
+    assert [i.id for i in items if isinstance(i, Article)] == ["ok"]
+    [error] = [i for i in items if isinstance(i, ReadError)]
+    assert str(error).startswith(f"{path}:2: ")
+    assert reason in error.message
+
+
+def test_text_article_id_is_its_file_name(tmp_path):
+    (tmp_path / "bài số 1~v2.txt").write_text("Tiêu đề\n\nNội dung.", encoding="utf-8")
+    [article] = list(read_paths([tmp_path]))
+    assert article.id == "bài số 1~v2"

@@ -34,8 +34,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         time_limit=float(app.config["TIME_LIMIT"]),
         result_cache=int(app.config["RESULT_CACHE"]),
     )
-    from webapp import api, errors, pages
+    from webapp import api, errors, pages, params
 
+    app.url_map.converters["article_id"] = params.ArticleIdConverter
+    # An id such as "https://example.vn/a" holds "//": kept, not redirected to one slash.
+    app.url_map.merge_slashes = False
     errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)

@@ -21,7 +21,7 @@ def search():
     return jsonify(page.to_dict())
 
 
-@bp.get("/articles/<path:article_id>")
+@bp.get("/articles/<article_id:article_id>")
 def article(article_id: str):
     found = service(current_app).article(article_id)
     if found is None:

@@ -39,7 +39,7 @@ def home():
     )
 
 
-@bp.get("/articles/<path:article_id>")
+@bp.get("/articles/<article_id:article_id>")
 def article(article_id: str):
     found = service(current_app).article(article_id)
     if found is None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 
 from flask import Request
+from werkzeug.routing import BaseConverter
 
 from indexer.search import BadRequest, Filters
 
@@ -36,3 +38,16 @@ def filters(request: Request) -> Filters:
         date_from=_date(request, "date_from"),
         date_to=_date(request, "date_to"),
     )
+
+
+class ArticleIdConverter(BaseConverter):
+    """An article id in a URL path: any text, slashes and a leading slash included, sent
+    percent-encoded (``/`` as ``%2F``) and received decoded, exactly as it was indexed."""
+
+    regex = ".+"
+    part_isolating = False
+
+    def to_url(self, value: str) -> str:
+        # Every reserved character encoded: a "/" or ".." of an id never becomes a path
+        # segment that a browser or a proxy would normalise away.
+        return quote(value, safe="")

@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,8 @@ _BYLINE_RE = re.compile(
     re.IGNORECASE,
 )
 _BLANK_SPLIT_RE = re.compile(r"\n[ \t\r\f\v]*\n")
-_ID_RE = re.compile(r"^[\w.\-:]{1,200}$")
+# Archives key articles by URL or by their CMS's ids: any text is an id, up to this long.
+MAX_ID_CHARS = 512
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,10 @@ def read_file(path: Path) -> Iterator[Article | ReadError]:
             line = raw[: exc.start].count(b"\n") + 1
             yield ReadError(str(path), line, f"not valid UTF-8 or UTF-16 text ({exc.reason})")
             return
+        problem = id_problem(path.stem)  # the file name as it is: ids of indexes built before
+        if problem:
+            yield ReadError(str(path), None, f"the file name cannot be an article id: {problem}")
+            return
         yield parse_text_article(path.stem, text, origin=str(path))
     else:
         yield ReadError(str(path), None, "unknown file type (expected .txt, .jsonl, .jsonl.gz)")
@@ -125,6 +131,25 @@ def decode(raw: bytes) -> str:
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw.decode("utf-16")
     return raw.decode("utf-8-sig")
+
+
+def id_problem(article_id: str) -> str | None:
+    """Why ``article_id`` (NFC, trimmed) cannot identify an article, or None when it can.
+
+    Anything printable goes (URLs, Vietnamese, ``~ / ? # %``, spaces); a control character
+    would be invisible in every message and page, and a lone surrogate cannot be stored.
+    """
+    if not article_id:
+        return "it is empty"
+    if len(article_id) > MAX_ID_CHARS:
+        return f"it is {len(article_id)} characters long, more than {MAX_ID_CHARS}"
+    for char in article_id:
+        kind = unicodedata.category(char)
+        if kind == "Cc":
+            return f"it holds the control character U+{ord(char):04X}"
+        if kind == "Cs":
+            return f"it holds the lone surrogate U+{ord(char):04X}"
+    return None
 
 
 def parse_text_article(article_id: str, text: str, origin: str = "") -> Article | ReadError:
@@ -197,9 +222,10 @@ def parse_json_article(raw: bytes | str, path: str, line: int) -> Article | Read
         article_id = str(article_id)
     if not isinstance(article_id, str) or not article_id.strip():
         return ReadError(path, line, 'missing "id"')
-    article_id = nfc(article_id.strip())
-    if not _ID_RE.match(article_id):
-        return ReadError(path, line, f'bad "id" {article_id[:40]!r}: use letters, digits, . _ - :')
+    article_id = nfc(article_id).strip()
+    problem = id_problem(article_id)
+    if problem:
+        return ReadError(path, line, f'bad "id" {article_id[:40]!r}: {problem}')
 
     strings = {}
     for name in ("title", "body", *METADATA):
