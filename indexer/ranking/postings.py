@@ -299,6 +299,12 @@ def _read_postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np
     return (_EMPTY_IDS, _EMPTY_WEIGHTS) if stored is None else _read_leaf(stored)
 
 
+def segment_postings(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """One segment's postings of a term, numbered within the segment, not cached: for
+    what is read once per segment and kept elsewhere (``search.passage_table``)."""
+    return _read_postings(reader, fieldname, btext)
+
+
 def _read_keys(reader, fieldname: str, btext: bytes) -> tuple[np.ndarray]:
     """One segment's occurrence keys of a term, numbered within the segment."""
     try:

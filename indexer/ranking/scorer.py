@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from whoosh import query as wq
@@ -83,10 +83,14 @@ class TimeLimit(Exception):
 
 @dataclass(frozen=True)
 class Scored:
-    """All matches counted, the best ``limit`` kept: (score, document number), best first."""
+    """All matches counted, the best ``limit`` kept: (score, document number), best first;
+    ``ids`` and ``scores`` are every match (sorted document numbers), for what is counted
+    or ordered over all of them (facets, one result per article, newest first)."""
 
     total: int
     top_n: list[tuple[float, int]]
+    ids: np.ndarray = field(default_factory=lambda: _EMPTY[0])
+    scores: np.ndarray = field(default_factory=lambda: _EMPTY[1])
 
     def __len__(self) -> int:
         return self.total
@@ -114,13 +118,14 @@ def search(
         keep, _ = _members(ids, allowed, index.size)
         ids, scores = ids[keep], scores[keep]
     total = len(ids)
+    every = ids, scores
     if total > limit:
         # Everything that can reach the first ``limit``, ties at the cut included.
         cut = np.partition(scores, total - limit)[total - limit]
         chosen = np.flatnonzero(scores >= cut)
         ids, scores = ids[chosen], scores[chosen]
     order = np.lexsort((ids, -scores))[:limit]
-    return Scored(total, [(float(scores[i]), int(ids[i])) for i in order])
+    return Scored(total, [(float(scores[i]), int(ids[i])) for i in order], *every)
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from indexer.ranking.planner import QueryPlanner
 from indexer.ranking.postings import Leaves, PostingsCache, segment_key
 from indexer.ranking.vocabulary import Vocabulary, VocabularyCache
 from indexer.search.errors import BadRequest, IndexUnavailable, SearchTimeout
+from indexer.search.passage_table import PassageTables
 from indexer.storage.store import open_index
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class LiveIndex:
         self.lock = threading.RLock()
         self.vocabularies = VocabularyCache()
         self.postings = PostingsCache()
+        self.tables = PassageTables()
 
     def searcher(self) -> Searcher:
         """The current searcher; reopened when another process has committed."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
@@ -29,13 +30,45 @@ RELAX_BELOW = 10  # passages the exact phrases must find before their words are 
 
 
 @dataclass(frozen=True)
+class Pool:
+    """Every passage a query matches, in tiers ranked one after the other (the passages
+    holding the quoted phrases before those holding only their words), each tier as
+    (sorted document numbers, BM25 scores): what facets and the other orders work over."""
+
+    tiers: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+
+    def ids(self) -> np.ndarray:
+        """Every matching document, tier after tier."""
+        if len(self.tiers) == 1:
+            return self.tiers[0][0]
+        return np.concatenate([ids for ids, _ in self.tiers]) if self.tiers else _NO_IDS
+
+    def scores(self) -> np.ndarray:
+        if len(self.tiers) == 1:
+            return self.tiers[0][1]
+        return np.concatenate([s for _, s in self.tiers]) if self.tiers else _NO_SCORES
+
+    def tier_of(self) -> np.ndarray:
+        """The tier of each of ``ids()``."""
+        return np.repeat(np.arange(len(self.tiers)), [len(ids) for ids, _ in self.tiers])
+
+
+_NO_IDS = np.zeros(0, dtype=np.int32)
+_NO_SCORES = np.zeros(0)
+
+
+@dataclass(frozen=True)
 class Ranked:
     """The ranking of a query: how many passages match, and the best of them in order as
-    (score, document number, stored fields if already read)."""
+    (score, document number, stored fields if already read); the first ``reranked`` were
+    ordered by the ranking model, the others by BM25 (shown as a share of ``best``)."""
 
     total: int
     entries: list[tuple[float, int, dict | None]]
     relaxed: bool = False
+    pool: Pool = Pool()
+    reranked: int = 0
+    best: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +81,7 @@ class FirstStage:
     syllables: tuple[str, ...]
     phrase_matches: frozenset[int]  # of ``found``: the passages holding the quoted phrases
     relaxed: bool  # passages without the phrases were added
+    pool: Pool = Pool()
 
 
 @dataclass(frozen=True)
@@ -65,7 +99,10 @@ class Pipeline:
         stage = self.first_stage(parsed, max(rerank.DEPTH, depth), filter_query)
         if stage is None:
             return Ranked(0, [])
-        return Ranked(stage.total, self._rerank(stage), stage.relaxed)
+        entries = self._rerank(stage)
+        reranked = min(rerank.DEPTH, len(stage.found))
+        best = stage.found[0][0] if stage.found else 0.0
+        return Ranked(stage.total, entries, stage.relaxed, stage.pool, reranked, best)
 
     def first_stage(
         self, parsed: ParsedQuery, limit: int, filter_query: wq.Query | None
@@ -77,6 +114,7 @@ class Pipeline:
         exact = self._run(plan.query, filter_query, limit)
         found, total, relaxed = exact.top_n, exact.total, False
         phrase_matches: frozenset[int] = frozenset()
+        pool = Pool(((exact.ids, exact.scores),))
         if plan.relaxed is not None:
             phrase_matches = frozenset(docnum for _, docnum in exact.top_n)
             if exact.total < RELAX_BELOW:
@@ -84,7 +122,9 @@ class Pipeline:
                 more = [(s, d) for s, d in loose.top_n if d not in phrase_matches]
                 relaxed = bool(more)
                 found, total = (exact.top_n + more)[:limit], max(loose.total, exact.total)
-        return FirstStage(total, found, plan.syllables, phrase_matches, relaxed)
+                only_loose = ~np.isin(loose.ids, exact.ids)
+                pool = Pool((pool.tiers[0], (loose.ids[only_loose], loose.scores[only_loose])))
+        return FirstStage(total, found, plan.syllables, phrase_matches, relaxed, pool)
 
     def candidates(self, stage: FirstStage) -> tuple[QueryTerms, list[Candidate]]:
         """What the ranking model compares: the query's terms and the best candidates."""

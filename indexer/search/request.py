@@ -11,6 +11,8 @@ from indexer.search.filters import Filters
 MAX_QUERY_CHARS = 1000
 MAX_PER_PAGE = 100
 MAX_RESULTS = 1000  # deepest result a user can page to
+GROUPS = ("passage", "article")  # a result per passage, or one per article (its best)
+SORTS = ("relevance", "date")  # date: newest first, undated last, ties by relevance
 
 
 @dataclass(frozen=True)
@@ -21,12 +23,26 @@ class SearchRequest:
     page: int = 1
     per_page: int = 10
     filters: Filters | None = None
+    group: str = "passage"
+    sort: str = "relevance"
+    facets: bool = False
 
     @classmethod
     def checked(
-        cls, text: str, page: int = 1, per_page: int = 10, filters: Filters | None = None
+        cls,
+        text: str,
+        page: int = 1,
+        per_page: int = 10,
+        filters: Filters | None = None,
+        group: str = "passage",
+        sort: str = "relevance",
+        facets: bool = False,
     ) -> SearchRequest:
         """The request, or ``BadRequest`` saying what is wrong with it."""
+        if group not in GROUPS:
+            raise BadRequest(f"group must be one of {', '.join(GROUPS)}, not {group[:20]!r}")
+        if sort not in SORTS:
+            raise BadRequest(f"sort must be one of {', '.join(SORTS)}, not {sort[:20]!r}")
         text = nfc(text or "").strip()
         if not text:
             raise BadRequest("the query is empty")
@@ -36,7 +52,13 @@ class SearchRequest:
             raise BadRequest(f"per_page must be between 1 and {MAX_PER_PAGE}")
         if page < 1:
             raise BadRequest("page must be 1 or more")
-        return cls(text, page, per_page, filters if filters and filters != Filters() else None)
+        filters = filters if filters and filters != Filters() else None
+        return cls(text, page, per_page, filters, group, sort, bool(facets))
+
+    @property
+    def plain(self) -> bool:
+        """The ranking as it comes: a passage per result, by relevance."""
+        return self.group == "passage" and self.sort == "relevance"
 
     @property
     def first(self) -> int:
@@ -45,5 +67,5 @@ class SearchRequest:
 
     @property
     def depth(self) -> int:
-        """How many ranked results the page needs."""
+        """How many ranked results (passages, or articles when grouped) the page needs."""
         return min(self.first + self.per_page, MAX_RESULTS)

@@ -29,6 +29,7 @@ class Hit:
     category: str | None = None
     source: str | None = None
     url: str | None = None
+    more: int | None = None  # grouped: how many other passages of the article match
 
     def to_dict(self) -> dict[str, Any]:
         return _fields_of(self)
@@ -40,6 +41,9 @@ class Page:
 
     ``relaxed``: the query's quoted phrases matched too few passages, so passages that
     hold their words, not side by side, follow those that hold them as written.
+    ``total`` counts matching passages, ``articles`` their articles (known when the page
+    is grouped or has facets); ``facets`` maps category, source and month of date to
+    value -> count, counted in results as the page shows them (articles when grouped).
     """
 
     query: str
@@ -50,15 +54,28 @@ class Page:
     results: tuple[Hit, ...] = ()
     suggestion: str | None = None
     relaxed: bool = False
+    group: str = "passage"
+    sort: str = "relevance"
+    articles: int | None = None
+    facets: dict[str, dict[str, int]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = _fields_of(self)
         out["results"] = [hit.to_dict() for hit in self.results]
+        if self.facets is not None:
+            out["facets"] = {name: dict(counts) for name, counts in self.facets.items()}
         return out
 
     @property
+    def results_total(self) -> int:
+        """What the pages count: articles when grouped, passages otherwise."""
+        if self.group == "article" and self.articles is not None:
+            return self.articles
+        return self.total
+
+    @property
     def pages(self) -> int:
-        return max(1, -(-min(self.total, MAX_RESULTS) // self.per_page))
+        return max(1, -(-min(self.results_total, MAX_RESULTS) // self.per_page))
 
 
 @dataclass(frozen=True)
@@ -73,6 +90,7 @@ class ArticleView:
     source: str | None = None
     url: str | None = None
     author: str | None = None
+    matches: tuple[int, ...] = ()  # paragraphs matching the query it was asked with
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,6 +6,8 @@ import os
 import time
 from dataclasses import replace
 
+from whoosh import query as wq
+
 from indexer.analysis.abbreviations import Abbreviations
 from indexer.analysis.abbreviations import load as load_abbreviations
 from indexer.analysis.text import nfc
@@ -14,10 +16,11 @@ from indexer.ranking.syntax import parse
 from indexer.ranking.vocabulary import completions
 from indexer.search import suggest
 from indexer.search.articles import article_view, filter_values
-from indexer.search.errors import BadRequest
+from indexer.search.errors import BadRequest, SearchTimeout
 from indexer.search.filters import Filters
 from indexer.search.highlight import highlight, marked_terms
 from indexer.search.live_index import LiveIndex, article_fields, stored
+from indexer.search.ordering import arrange, facet_counts
 from indexer.search.page_cache import RESULT_CACHE_PAGES, PageCache
 from indexer.search.pipeline import Pipeline
 from indexer.search.request import MAX_QUERY_CHARS, SearchRequest
@@ -62,11 +65,23 @@ class SearchService:
             return searcher.doc_count()
 
     def search(
-        self, text: str, page: int = 1, per_page: int = 10, filters: Filters | None = None
+        self,
+        text: str,
+        page: int = 1,
+        per_page: int = 10,
+        filters: Filters | None = None,
+        group: str = "passage",
+        sort: str = "relevance",
+        facets: bool = False,
     ) -> Page:
-        """Ranked, highlighted passages for a user's query."""
+        """Ranked, highlighted passages for a user's query.
+
+        ``group="article"``: one result per article, its best passage, with ``more``;
+        ``sort="date"``: newest first, undated last, ties by relevance; ``facets``: the
+        counts of category, source and month over every match, for the filters' menus.
+        """
         started = time.perf_counter()
-        request = SearchRequest.checked(text, page, per_page, filters)
+        request = SearchRequest.checked(text, page, per_page, filters, group, sort, facets)
         with self.index.reading() as searcher:
             found = self.pages.get(request)
             if found is not None:
@@ -76,12 +91,27 @@ class SearchService:
             pipeline = Pipeline(searcher, planner, self.index.postings, self.model, self.time_limit)
             filter_query = request.filters.query() if request.filters else None
             ranked = pipeline.rank(parsed, request.depth, filter_query)
+            entries, more, articles, counts = ranked.entries, None, None, None
+            if not request.plain or request.facets:
+                table = self.index.tables.of(searcher.reader())
+            if request.plain:
+                entries = entries[request.first : request.depth]
+            else:
+                arranged = arrange(
+                    ranked, table, request.group, request.sort, request.first, request.depth
+                )
+                entries, more, articles = arranged.entries, arranged.more, arranged.articles
+            if request.facets:
+                counts, articles = facet_counts(ranked, table, request.group == "article")
+            if time.perf_counter() - started > self.time_limit:
+                raise SearchTimeout(f"the search took longer than {self.time_limit:g} s")
             exact, folded = marked_terms(parsed)
             hits = []
-            for score, docnum, fields in ranked.entries[request.first : request.depth]:
+            for i, (score, docnum, fields) in enumerate(entries):
                 fields = fields or stored(searcher, docnum)
                 article = article_fields(searcher, docnum, fields)
-                hits.append(_hit(fields, article, score, exact, folded))
+                hit = _hit(fields, article, score, exact, folded)
+                hits.append(hit if more is None else replace(hit, more=more[i]))
             # Cheap unless a syllable is missing or rare in the index.
             suggestion = suggest.suggestion(request.text, planner.vocabulary, planner.doc_frequency)
             took_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -94,6 +124,10 @@ class SearchService:
                 tuple(hits),
                 suggestion,
                 ranked.relaxed,
+                request.group,
+                request.sort,
+                articles,
+                counts,
             )
             self.pages.put(request, result)
         return result
@@ -107,15 +141,45 @@ class SearchService:
             vocabulary = self.index.vocabulary(searcher)
         return completions(vocabulary, text, limit)
 
-    def article(self, article_id: str) -> ArticleView | None:
-        """The whole article, paragraphs in order, or None when it is not indexed."""
+    def article(self, article_id: str, query: str | None = None) -> ArticleView | None:
+        """The whole article, paragraphs in order, or None when it is not indexed; with a
+        ``query``, the paragraphs it matches (``matches``) and each one highlighted."""
+        if not _storable(article_id):
+            return None  # no article can have it
+        if query is not None:
+            query = nfc(query).strip()
+            if len(query) > MAX_QUERY_CHARS:
+                raise BadRequest(f"the query is longer than {MAX_QUERY_CHARS} characters")
         with self.index.reading() as searcher:
-            return article_view(searcher, article_id)
+            view = article_view(searcher, article_id)
+            if view is None or not query:
+                return view
+            parsed = parse(query)
+            planner = self.index.planner(searcher, self.abbreviations)
+            pipeline = Pipeline(searcher, planner, self.index.postings, None, self.time_limit)
+            only = wq.Term("article_id", article_id)
+            stage = pipeline.first_stage(parsed, len(view.paragraphs), only)
+            docs = stage.pool.ids() if stage is not None else ()
+            matches = sorted(stored(searcher, int(d))["paragraph"] for d in docs)
+            exact, folded = marked_terms(parsed)
+            paragraphs = tuple(
+                {**p, "highlight": highlight(p["text"], exact, folded)} for p in view.paragraphs
+            )
+            return replace(view, paragraphs=paragraphs, matches=tuple(matches))
 
     def facet_values(self, name: str, limit: int = 50) -> list[str]:
         """Display values of a filter field (category, source), most frequent first."""
         with self.index.reading() as searcher:
             return filter_values(searcher, name, limit)
+
+
+def _storable(text: str) -> bool:
+    """Whether ``text`` can be an index term (a lone surrogate cannot be encoded)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _hit(fields: dict, article: dict, score: float, exact: set[str], folded: set[str]) -> Hit:
