@@ -41,9 +41,13 @@ def test_search_finds_a_passage_saying_lang_son_first(client, q):
         "results",
         "suggestion",
         "relaxed",
+        "group",
+        "sort",
+        "articles",
+        "facets",
     }
     first = data["results"][0]
-    assert set(first) == RESULT_KEYS
+    assert set(first) == RESULT_KEYS | {"more", "link"}
     assert "Lạng Sơn" in first["text"]
     assert first["id"] == f"{first['article_id']}#{first['paragraph']}"
     assert "<mark>" in first["highlight"]
@@ -141,7 +145,10 @@ def test_page_states(client):
 
 def test_article_page_marks_paragraph(client):
     html = client.get(f"/articles/{SEED_ID}?p=2&q=lang+son").get_data(as_text=True)
-    assert 'id="p2" class="caption marked"' in html
+    assert 'id="p2" class="caption match marked"' in html
+    assert html.count(" marked") == 1
+    assert html.count(' match"') + html.count(" match ") >= 3  # every matching paragraph
+    assert "<mark>Lạng Sơn</mark>" in html
     assert client.get("/articles/nope").status_code == 404
 
 

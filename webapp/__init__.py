@@ -39,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["article_id"] = params.ArticleIdConverter
     # An id such as "https://example.vn/a" holds "//": kept, not redirected to one slash.
     app.url_map.merge_slashes = False
+    app.json.sort_keys = False  # facet counts come largest first
     errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)

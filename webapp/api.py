@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request, url_for
 
+from indexer.search import GROUPS, SORTS
 from webapp import openapi, params, service
 from webapp.errors import json_error
 
@@ -12,20 +13,31 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 @bp.get("/search")
 def search():
+    q = request.args.get("q", "")
     page = service(current_app).search(
-        request.args.get("q", ""),
+        q,
         page=params.integer(request, "page", 1),
         per_page=params.integer(request, "per_page", current_app.config["PER_PAGE"]),
         filters=params.filters(request),
+        group=params.choice(request, "group", GROUPS, "passage"),
+        sort=params.choice(request, "sort", SORTS, "relevance"),
+        facets=params.flag(request, "facets", True),
     )
-    return jsonify(page.to_dict())
+    out = page.to_dict()
+    for hit in out["results"]:
+        # The article page, every paragraph matching the query marked, this one reached.
+        hit["link"] = (
+            url_for("pages.article", article_id=hit["article_id"], q=page.query, p=hit["paragraph"])
+            + f"#p{hit['paragraph']}"
+        )
+    return jsonify(out)
 
 
 @bp.get("/articles/<article_id:article_id>")
 def article(article_id: str):
-    found = service(current_app).article(article_id)
+    found = service(current_app).article(article_id, request.args.get("q") or None)
     if found is None:
-        return json_error(404, "not_found", f"no article {article_id!r} in the index")
+        return json_error(404, "not_found", f"no article {article_id[:600]!r} in the index")
     return jsonify(found.to_dict())
 
 

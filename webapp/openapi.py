@@ -39,6 +39,8 @@ HIT = {
         "category",
         "source",
         "url",
+        "more",
+        "link",
     ],
     "properties": {
         "id": {"type": "string", "description": "<article_id>#<paragraph>"},
@@ -53,7 +55,35 @@ HIT = {
         "category": NULLABLE_STRING,
         "source": NULLABLE_STRING,
         "url": NULLABLE_STRING,
+        "more": {
+            "type": ["integer", "null"],
+            "minimum": 0,
+            "description": "With group=article: how many other passages of the article "
+            "match (the article page marks them all); null otherwise.",
+        },
+        "link": {
+            "type": "string",
+            "description": "The article page (id percent-encoded), every paragraph matching "
+            "the query marked and this one reached.",
+        },
     },
+}
+
+COUNTS = {
+    "type": "object",
+    "maxProperties": 20,
+    "additionalProperties": {"type": "integer", "minimum": 1},
+    "description": "value -> count, the 20 largest, largest first",
+}
+
+FACETS = {
+    "type": ["object", "null"],
+    "additionalProperties": False,
+    "required": ["category", "source", "date"],
+    "description": "Counts over every match of the query and filters, in results as the "
+    "page counts them (articles with group=article, passages otherwise); date by month "
+    "(YYYY-MM). null with facets=false.",
+    "properties": {"category": COUNTS, "source": COUNTS, "date": COUNTS},
 }
 
 PAGE = {
@@ -68,10 +98,22 @@ PAGE = {
         "results",
         "suggestion",
         "relaxed",
+        "group",
+        "sort",
+        "articles",
+        "facets",
     ],
     "properties": {
         "query": {"type": "string"},
-        "total": {"type": "integer", "minimum": 0},
+        "total": {"type": "integer", "minimum": 0, "description": "matching passages"},
+        "articles": {
+            "type": ["integer", "null"],
+            "minimum": 0,
+            "description": "matching articles (null when neither grouped nor with facets)",
+        },
+        "group": {"enum": ["passage", "article"]},
+        "sort": {"enum": ["relevance", "date"]},
+        "facets": FACETS,
         "page": {"type": "integer", "minimum": 1},
         "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
         "took_ms": {"type": "number"},
@@ -88,7 +130,17 @@ PAGE = {
 ARTICLE = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["id", "title", "paragraphs", "date", "category", "source", "url", "author"],
+    "required": [
+        "id",
+        "title",
+        "paragraphs",
+        "date",
+        "category",
+        "source",
+        "url",
+        "author",
+        "matches",
+    ],
     "properties": {
         "id": {"type": "string"},
         "title": {"type": "string"},
@@ -102,8 +154,17 @@ ARTICLE = {
                     "paragraph": {"type": "integer"},
                     "kind": {"type": "string"},
                     "text": {"type": "string"},
+                    "highlight": {
+                        "type": "string",
+                        "description": "with q: the text HTML-escaped, matches in <mark>",
+                    },
                 },
             },
+        },
+        "matches": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 0},
+            "description": "with q: the paragraphs the query matches, in order",
         },
         "date": NULLABLE_STRING,
         "category": NULLABLE_STRING,
@@ -183,6 +244,21 @@ def document() -> dict[str, Any]:
                         _param("source", {"type": "string"}, "only this source"),
                         _param("date_from", date, "only articles dated on or after"),
                         _param("date_to", date, "only articles dated on or before"),
+                        _param(
+                            "group",
+                            {"enum": ["passage", "article"], "default": "passage"},
+                            "article: one result per article, its best passage, with more",
+                        ),
+                        _param(
+                            "sort",
+                            {"enum": ["relevance", "date"], "default": "relevance"},
+                            "date: newest first, undated last, ties by relevance",
+                        ),
+                        _param(
+                            "facets",
+                            {"type": "boolean", "default": True},
+                            "count category, source and month over every match",
+                        ),
                     ],
                     "responses": {
                         "200": _json("Page", "one page of results"),
@@ -212,10 +288,19 @@ def document() -> dict[str, Any]:
                             "name": "article_id",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "string"},
-                        }
+                            "schema": {"type": "string", "minLength": 1},
+                            "description": "the article's id, percent-encoded ('/' as %2F)",
+                        },
+                        _param(
+                            "q",
+                            {"type": "string", "maxLength": 1000},
+                            "a query: its matching paragraphs listed and highlighted",
+                        ),
                     ],
-                    "responses": {"200": _json("Article", "the article"), **_errors(404, 405, 503)},
+                    "responses": {
+                        "200": _json("Article", "the article"),
+                        **_errors(400, 404, 405, 414, 503),
+                    },
                 }
             },
             "/api/health": {

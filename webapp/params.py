@@ -21,6 +21,28 @@ def integer(request: Request, name: str, default: int) -> int:
         raise BadRequest(f"{name} must be a whole number, not {raw[:20]!r}") from None
 
 
+def choice(request: Request, name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of ``choices``; anything else is a 400 that lists them."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise BadRequest(f"{name} must be one of {', '.join(choices)}, not {raw[:20]!r}")
+    return raw
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def flag(request: Request, name: str, default: bool) -> bool:
+    raw = request.args.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in _TRUE + _FALSE:
+        raise BadRequest(f"{name} must be true or false, not {raw[:20]!r}")
+    return raw in _TRUE
+
+
 def _date(request: Request, name: str) -> str | None:
     raw = request.args.get(name, "").strip()
     if not raw:
