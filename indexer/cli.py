@@ -15,7 +15,7 @@ from indexer.analysis import crf as crfseg
 from indexer.analysis.abbreviations import load as load_abbreviations
 from indexer.analysis.crf.lines import read_lines, segment_lines
 from indexer.corpus.articles import ReadError
-from indexer.search import BadRequest, Filters, SearchService, SearchTimeout
+from indexer.search import GROUPS, SORTS, BadRequest, Filters, SearchService, SearchTimeout
 from indexer.storage import store
 
 index_dir_option = click.option(
@@ -174,20 +174,55 @@ def delete(article_ids, index_dir, wait) -> None:
     help="Your abbreviation file: its groups replace the shipped groups that share a form "
     "[env: VNSEARCH_ABBREVIATIONS].",
 )
+@click.option(
+    "--group",
+    type=click.Choice(GROUPS),
+    default="passage",
+    show_default=True,
+    help="article: one result per article, its best passage.",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="relevance",
+    show_default=True,
+    help="date: newest first, undated last, ties by relevance.",
+)
+@click.option("--facets", is_flag=True, help="Also print the counts by category, source and month.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON the web API returns.")
 def search(
-    query, index_dir, limit, page, category, source, date_from, date_to, abbreviations, as_json
+    query,
+    index_dir,
+    limit,
+    page,
+    category,
+    source,
+    date_from,
+    date_to,
+    abbreviations,
+    group,
+    sort,
+    facets,
+    as_json,
 ):
     """Search passages and print them ranked, matches highlighted.
 
-    Example: vnsearch search "quốc phòng"
+    Example: vnsearch search "quốc phòng" --group article --sort date
     """
     service = SearchService(
         store.index_dir_from_env(index_dir), abbreviations=load_abbreviations(abbreviations)
     )
     filters = Filters(category, source, date_from, date_to)
     try:
-        result = service.search(query, page=page, per_page=limit, filters=filters)
+        result = service.search(
+            query,
+            page=page,
+            per_page=limit,
+            filters=filters,
+            group=group,
+            sort=sort,
+            facets=facets or as_json,  # the API's JSON has them
+        )
     except (BadRequest, SearchTimeout, store.IndexUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -195,13 +230,21 @@ def search(
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
-    click.echo(f"{result.total} passages ({result.took_ms:.0f} ms)")
+    articles = f"{result.articles} articles, " if result.articles is not None else ""
+    click.echo(f"{articles}{result.total} passages ({result.took_ms:.0f} ms)")
     color = sys.stdout.isatty()
     for rank, hit in enumerate(result.results, start=(page - 1) * limit + 1):
         click.echo()
         title = hit.title or hit.article_id
         click.echo(click.style(f"{rank}. {title}", bold=True) + f"  [{hit.id}] {hit.score:.2f}")
         click.echo(_terminal_highlight(hit.highlight, color))
+        if hit.more:
+            click.echo(f"   (+{hit.more} more passages of this article match)")
+    if facets and result.facets:
+        click.echo()
+        for name, counts in result.facets.items():
+            shown = ", ".join(f"{value} ({n})" for value, n in counts.items()) or "-"
+            click.echo(f"{name}: {shown}")
 
 
 def _terminal_highlight(html_text: str, color: bool) -> str:

@@ -98,3 +98,22 @@ def test_an_index_of_another_schema_version_is_a_one_line_rebuild_message(fresh_
         assert result.exit_code == 1, command
         assert len(result.output.strip().splitlines()) == 1
         assert "rebuild" in result.output and "schema 4" in result.output
+
+
+def test_search_grouped_by_article_newest_first_with_facets(index_dir):
+    runner = CliRunner()
+    base = ["search", "lang son", "--index-dir", str(index_dir)]
+    grouped = runner.invoke(main, [*base, "--group", "article", "--json"])
+    data = json.loads(grouped.output)
+    ids = [hit["article_id"] for hit in data["results"]]
+    assert len(ids) == len(set(ids)) == data["articles"] and data["group"] == "article"
+    assert data["results"][0]["more"] >= 3 and data["facets"]["source"]
+    text = runner.invoke(main, [*base, "--group", "article", "--sort", "date", "--facets"])
+    assert text.exit_code == 0, text.output
+    assert f"{data['articles']} articles, {data['total']} passages" in text.output
+    assert "more passages of this article match" in text.output
+    assert "source: " in text.output and "date: 2024-01 (1)" in text.output
+    first = text.output.split("\n1. ")[1].splitlines()[0]
+    assert "Thời tiết miền núi" in first  # the only dated article comes first
+    bad = runner.invoke(main, [*base, "--sort", "newest"])
+    assert bad.exit_code == 2 and "newest" in bad.output
