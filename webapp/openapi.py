@@ -215,7 +215,8 @@ def _errors(*statuses: int) -> dict:
 
 def document() -> dict[str, Any]:
     """The OpenAPI document."""
-    date = {"type": "string", "format": "date"}
+    # A blank value is no filter, as the page's form sends an empty date field.
+    date = {"anyOf": [{"type": "string", "format": "date"}, {"const": ""}]}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -246,17 +247,20 @@ def document() -> dict[str, Any]:
                         _param("date_to", date, "only articles dated on or before"),
                         _param(
                             "group",
-                            {"enum": ["passage", "article"], "default": "passage"},
+                            {"enum": ["passage", "article", ""], "default": "passage"},
                             "article: one result per article, its best passage, with more",
                         ),
                         _param(
                             "sort",
-                            {"enum": ["relevance", "date"], "default": "relevance"},
+                            {"enum": ["relevance", "date", ""], "default": "relevance"},
                             "date: newest first, undated last, ties by relevance",
                         ),
                         _param(
                             "facets",
-                            {"type": "boolean", "default": True},
+                            {
+                                "anyOf": [{"type": "boolean"}, {"enum": ["1", "0", ""]}],
+                                "default": True,
+                            },
                             "count category, source and month over every match",
                         ),
                     ],
@@ -271,7 +275,9 @@ def document() -> dict[str, Any]:
                     "summary": "Completions of the last word of a query",
                     "parameters": [
                         _param(
-                            "q", {"type": "string", "maxLength": 1000}, "what is typed so far", True
+                            "q",
+                            {"type": "string", "maxLength": 1000},
+                            "what is typed so far (none: no suggestions)",
                         )
                     ],
                     "responses": {

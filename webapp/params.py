@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from urllib.parse import quote
 
 from flask import Request
@@ -10,20 +11,23 @@ from werkzeug.routing import BaseConverter
 
 from indexer.search import BadRequest, Filters
 
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
 
 def integer(request: Request, name: str, default: int) -> int:
+    """A whole number in ASCII digits, as the OpenAPI description says (Python's ``int``
+    would also take " 5", "1_000" and other scripts' digits)."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number, not {raw[:20]!r}") from None
+    if not _INTEGER.fullmatch(raw):
+        raise BadRequest(f"{name} must be a whole number, not {raw[:20]!r}")
+    return int(raw)
 
 
 def choice(request: Request, name: str, choices: tuple[str, ...], default: str) -> str:
     """One of ``choices``; anything else is a 400 that lists them."""
-    raw = request.args.get(name, "").strip()
+    raw = request.args.get(name, "")
     if not raw:
         return default
     if raw not in choices:
@@ -31,11 +35,11 @@ def choice(request: Request, name: str, choices: tuple[str, ...], default: str) 
     return raw
 
 
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_TRUE, _FALSE = ("true", "1"), ("false", "0")
 
 
 def flag(request: Request, name: str, default: bool) -> bool:
-    raw = request.args.get(name, "").strip().lower()
+    raw = request.args.get(name, "")
     if not raw:
         return default
     if raw not in _TRUE + _FALSE:
@@ -44,10 +48,12 @@ def flag(request: Request, name: str, default: bool) -> bool:
 
 
 def _date(request: Request, name: str) -> str | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
+    raw = request.args.get(name, "")
+    if not raw:  # a date field left blank in the page's form
         return None
     try:
+        if len(raw) != 10:  # fromisoformat would take 20240312 and 2024-W11-2 too
+            raise ValueError(raw)
         return dt.date.fromisoformat(raw).isoformat()
     except ValueError:
         raise BadRequest(f"{name} must be a date like 2024-03-12, not {raw[:20]!r}") from None
