@@ -140,3 +140,44 @@ def test_long_vietnamese_queries_get_json_through_gunicorn(server, letters, stat
             code, content_type = error.code, error.headers["Content-Type"]
     assert code == status
     assert content_type.startswith("application/json")
+
+
+def test_grouped_results_counts_beside_the_filters_and_newest_first(server, page):
+    page.goto(server + "/?q=" + urllib.request.quote("lang son"))
+    hits = page.locator("ol.results li.hit")
+    titles = hits.locator("a.title").all_inner_texts()
+    assert len(titles) == len(set(titles)) >= 3  # one result per article
+    summary = page.locator("p.summary").inner_text()
+    assert "bài viết" in summary and "đoạn văn" in summary
+    more = hits.first.locator("p.more a")
+    assert more.inner_text().startswith("Thêm ")
+
+    # Counts beside the filters, for this query.
+    sources = page.locator('select[name="source"] option').all_inner_texts()
+    assert "example.vn (2)" in sources
+    assert any(
+        t.endswith(")") for t in page.locator('select[name="category"] option').all_inner_texts()
+    )
+    assert "2024-01 (1)" in page.locator("p.months").inner_text()
+
+    # Every matching paragraph marked on the article page, the one reached highlighted.
+    more.click()
+    page.wait_for_selector("article.article")
+    assert page.locator("p.marked").count() == 1
+    assert page.locator("p.match").count() >= 4
+    assert "Lạng Sơn" in page.locator("p.match mark").all_inner_texts()
+
+    # Every passage, then newest first.
+    page.go_back()
+    page.get_by_role("link", name="Xem mọi đoạn văn").click()
+    page.wait_for_selector("ol.results li.hit")
+    assert "group=passage" in page.url
+    titles = page.locator("ol.results li.hit a.title").all_inner_texts()
+    assert len(titles) > len(set(titles))  # several passages of one article
+    page.locator('select[name="sort"]').select_option("date")
+    page.get_by_role("button", name="Tìm").click()
+    page.wait_for_selector("ol.results li.hit")
+    assert "sort=date" in page.url and "group=passage" in page.url
+    first_meta = page.locator("ol.results li.hit p.meta").first.inner_text()
+    assert first_meta.startswith("2024-01-15")  # the one dated article comes first
+    assert page.locator('select[name="sort"]').input_value() == "date"
