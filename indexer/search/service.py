@@ -91,7 +91,7 @@ class SearchService:
             pipeline = Pipeline(searcher, planner, self.index.postings, self.model, self.time_limit)
             filter_query = request.filters.query() if request.filters else None
             ranked = pipeline.rank(parsed, request.depth, filter_query)
-            entries, more, articles, counts = ranked.entries, None, None, None
+            entries, more, articles, counts, table = ranked.entries, None, None, None, None
             if not request.plain or request.facets:
                 table = self.index.tables.of(searcher.reader())
             if request.plain:
@@ -103,8 +103,12 @@ class SearchService:
                 entries, more, articles = arranged.entries, arranged.more, arranged.articles
             if request.facets:
                 counts, articles = facet_counts(ranked, table, request.group == "article")
-            if time.perf_counter() - started > self.time_limit:
-                raise SearchTimeout(f"the search took longer than {self.time_limit:g} s")
+            # The counting and ordering share the search's time limit (the ranking's own
+            # stages are cut off inside the scorer).
+            if table is not None and time.perf_counter() - started > self.time_limit:
+                raise SearchTimeout(
+                    f"the search took longer than {self.time_limit:g} s; use fewer or rarer words"
+                )
             exact, folded = marked_terms(parsed)
             hits = []
             for i, (score, docnum, fields) in enumerate(entries):
