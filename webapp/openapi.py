@@ -109,7 +109,7 @@ PAGE = {
         "articles": {
             "type": ["integer", "null"],
             "minimum": 0,
-            "description": "matching articles (null when neither grouped nor with facets)",
+            "description": "matching articles (null for passages by relevance, the plain ranking)",
         },
         "group": {"enum": ["passage", "article"]},
         "sort": {"enum": ["relevance", "date"]},

@@ -28,6 +28,7 @@ class Arranged:
     entries: list[tuple[float, int, dict | None]]
     more: list[int] | None
     articles: int
+    per_article: np.ndarray  # matching passages of each article of the index
 
 
 def _smallest(keys: list[np.ndarray], k: int) -> np.ndarray:
@@ -102,7 +103,7 @@ def arrange(
             bm25 = -float(matches.keys[1][i])
             score, fields = (bm25 / ranked.best if ranked.best else 0.0), None
         entries.append((score, docnum, fields))
-    return Arranged(entries, more, articles)
+    return Arranged(entries, more, articles, counts)
 
 
 def _first_per_article(keys: list[np.ndarray], articles: np.ndarray, depth: int) -> np.ndarray:
@@ -120,19 +121,25 @@ def _first_per_article(keys: list[np.ndarray], articles: np.ndarray, depth: int)
 
 
 def facet_counts(
-    ranked: Ranked, table: PassageTable, by_article: bool
-) -> tuple[dict[str, dict[str, int]], int]:
-    """For each facet, value -> how many matches (articles if ``by_article``) have it, the
-    ``FACET_VALUES`` largest in decreasing order; and the number of matching articles."""
-    ids = ranked.pool.ids()
-    counts = np.bincount(table.article[ids], minlength=table.articles)
-    present = np.flatnonzero(counts)
+    ranked: Ranked, table: PassageTable, per_article: np.ndarray | None = None
+) -> dict[str, dict[str, int]]:
+    """For each facet, value -> how many matching passages have it (matching articles,
+    given ``per_article``, the matches of each article), the ``FACET_VALUES`` largest in
+    decreasing order, ties by value."""
+    if per_article is not None:
+        combinations = table.article_combination[np.flatnonzero(per_article)]
+    else:
+        combinations = table.combination[ranked.pool.ids()]
+    per_combination = np.bincount(combinations, minlength=len(table.combination_values["date"]))
+    used = np.flatnonzero(per_combination)
+    weights = per_combination[used]
     facets = {}
     for name in FACETS:
         labels = table.labels[name]
-        values = table.article_values[name][present] if by_article else table.values[name][ids]
-        found = np.bincount(values[values >= 0], minlength=len(labels))
+        values = table.combination_values[name][used]
+        kept = values >= 0
+        found = np.bincount(values[kept], weights=weights[kept], minlength=len(labels))
         nonzero = np.flatnonzero(found).tolist()
         nonzero.sort(key=lambda v: (-found[v], labels[v]))
         facets[name] = {labels[v]: int(found[v]) for v in nonzero[:FACET_VALUES]}
-    return facets, len(present)
+    return facets

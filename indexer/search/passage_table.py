@@ -44,8 +44,12 @@ class PassageTable:
     firsts: np.ndarray  # per article: the document number of its first passage
     date: np.ndarray  # int32 per document: YYYYMMDD or UNDATED
     values: dict[str, np.ndarray]  # facet -> int32 per document: index into labels, -1 none
-    article_values: dict[str, np.ndarray]  # facet -> int32 per article
     labels: dict[str, tuple[str, ...]]
+    # Each distinct combination of facet values is numbered: counting the matches by
+    # combination is one pass over them, instead of one per facet.
+    combination: np.ndarray  # per document
+    article_combination: np.ndarray  # per article
+    combination_values: dict[str, np.ndarray]  # facet -> int32 per combination, -1 none
 
     @property
     def articles(self) -> int:
@@ -136,13 +140,26 @@ def _join(parts: list[_Part], offsets: tuple[int, ...], size: int) -> PassageTab
         starts[0] = True
     article = (np.cumsum(starts) - 1).astype(np.int32)
     firsts = np.flatnonzero(starts)
+    code = np.zeros(size, dtype=np.int64)
+    for name in FACETS:  # mixed radix: one digit per facet, 0 for none
+        code = code * (len(labels[name]) + 1) + (values[name] + 1)
+    distinct, combination = np.unique(code, return_inverse=True)
+    combination = combination.astype(np.uint16 if len(distinct) < 2**16 else np.int32)
+    combination_values = {}
+    rest = distinct
+    for name in reversed(FACETS):
+        radix = len(labels[name]) + 1
+        combination_values[name] = (rest % radix - 1).astype(np.int32)
+        rest = rest // radix
     return PassageTable(
         article=article,
         firsts=firsts,
         date=date,
         values=values,
-        article_values={name: values[name][firsts] for name in FACETS},
         labels={name: tuple(labels[name]) for name in FACETS},
+        combination=combination,
+        article_combination=combination[firsts],
+        combination_values=combination_values,
     )
 
 

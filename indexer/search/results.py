@@ -42,8 +42,9 @@ class Page:
     ``relaxed``: the query's quoted phrases matched too few passages, so passages that
     hold their words, not side by side, follow those that hold them as written.
     ``total`` counts matching passages, ``articles`` their articles (known when the page
-    is grouped or has facets); ``facets`` maps category, source and month of date to
-    value -> count, counted in results as the page shows them (articles when grouped).
+    is grouped or sorted by date, not for the plain ranking); ``facets`` maps category,
+    source and month of date to value -> count, counted in results as the page shows
+    them (articles when grouped).
     """
 
     query: str

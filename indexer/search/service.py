@@ -94,6 +94,7 @@ class SearchService:
             entries, more, articles, counts, table = ranked.entries, None, None, None, None
             if not request.plain or request.facets:
                 table = self.index.tables.of(searcher.reader())
+            by_article = None
             if request.plain:
                 entries = entries[request.first : request.depth]
             else:
@@ -101,8 +102,10 @@ class SearchService:
                     ranked, table, request.group, request.sort, request.first, request.depth
                 )
                 entries, more, articles = arranged.entries, arranged.more, arranged.articles
+                if request.group == "article":
+                    by_article = arranged.per_article
             if request.facets:
-                counts, articles = facet_counts(ranked, table, request.group == "article")
+                counts = facet_counts(ranked, table, by_article)
             # The counting and ordering share the search's time limit (the ranking's own
             # stages are cut off inside the scorer).
             if table is not None and time.perf_counter() - started > self.time_limit:
