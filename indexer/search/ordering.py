@@ -66,14 +66,18 @@ class Matches:
         pool = ranked.pool
         ids = pool.ids()
         # Below the re-ranked candidates, tier after tier; the re-ranked ones by position.
-        band = (pool.tier_of() + ranked.reranked).astype(np.int32)
-        starts = np.cumsum([0] + [len(t[0]) for t in pool.tiers])
-        for position, (_, docnum, _) in enumerate(ranked.entries[: ranked.reranked]):
-            for (tier_ids, _), start in zip(pool.tiers, starts, strict=False):
-                at = int(np.searchsorted(tier_ids, docnum))
-                if at < len(tier_ids) and tier_ids[at] == docnum:
-                    band[start + at] = position
-                    break
+        if len(pool.tiers) == 1:
+            band = np.full(len(ids), ranked.reranked, dtype=np.int32)
+        else:
+            band = (pool.tier_of() + ranked.reranked).astype(np.int32)
+        reranked = np.asarray([d for _, d, _ in ranked.entries[: ranked.reranked]], ids.dtype)
+        positions = np.arange(len(reranked), dtype=np.int32)
+        start = 0
+        for tier_ids, _ in pool.tiers:  # each sorted: the re-ranked ones looked up at once
+            at = np.minimum(np.searchsorted(tier_ids, reranked), max(len(tier_ids) - 1, 0))
+            found = tier_ids[at] == reranked if len(tier_ids) else np.zeros(len(at), bool)
+            band[start + at[found]] = positions[found]
+            start += len(tier_ids)
         return cls(ids, [band, -pool.scores(), ids], table.article[ids])
 
 
