@@ -43,8 +43,7 @@ class PassageTable:
     article: np.ndarray  # int32 per document: its article's number
     firsts: np.ndarray  # per article: the document number of its first passage
     date: np.ndarray  # int32 per document: YYYYMMDD or UNDATED
-    values: dict[str, np.ndarray]  # facet -> int32 per document: index into labels, -1 none
-    labels: dict[str, tuple[str, ...]]
+    labels: dict[str, tuple[str, ...]]  # facet -> what is shown for each of its values
     # Each distinct combination of facet values is numbered: counting the matches by
     # combination is one pass over them, instead of one per facet.
     combination: np.ndarray  # per document
@@ -155,7 +154,6 @@ def _join(parts: list[_Part], offsets: tuple[int, ...], size: int) -> PassageTab
         article=article,
         firsts=firsts,
         date=date,
-        values=values,
         labels={name: tuple(labels[name]) for name in FACETS},
         combination=combination,
         article_combination=combination[firsts],
