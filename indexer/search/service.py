@@ -22,7 +22,7 @@ from indexer.search.highlight import highlight, marked_terms
 from indexer.search.live_index import LiveIndex, article_fields, stored
 from indexer.search.ordering import arrange, facet_counts
 from indexer.search.page_cache import RESULT_CACHE_PAGES, PageCache
-from indexer.search.pipeline import Pipeline
+from indexer.search.pipeline import Pipeline, Ranked
 from indexer.search.request import MAX_QUERY_CHARS, SearchRequest
 from indexer.search.results import ArticleView, Hit, Page
 
@@ -91,27 +91,17 @@ class SearchService:
             pipeline = Pipeline(searcher, planner, self.index.postings, self.model, self.time_limit)
             filter_query = request.filters.query() if request.filters else None
             ranked = pipeline.rank(parsed, request.depth, filter_query)
-            entries, more, articles, counts, table = ranked.entries, None, None, None, None
+            entries = ranked.entries[request.first : request.depth]
+            more = articles = counts = None
             if not request.plain or request.facets:
-                table = self.index.tables.of(searcher.reader())
-            by_article = None
-            if request.plain:
-                entries = entries[request.first : request.depth]
-            else:
-                arranged = arrange(
-                    ranked, table, request.group, request.sort, request.first, request.depth
-                )
-                entries, more, articles = arranged.entries, arranged.more, arranged.articles
-                if request.group == "article":
-                    by_article = arranged.per_article
-            if request.facets:
-                counts = facet_counts(ranked, table, by_article)
-            # The counting and ordering share the search's time limit (the ranking's own
-            # stages are cut off inside the scorer).
-            if table is not None and time.perf_counter() - started > self.time_limit:
-                raise SearchTimeout(
-                    f"the search took longer than {self.time_limit:g} s; use fewer or rarer words"
-                )
+                entries, more, articles, counts = self._arranged(request, ranked, searcher)
+                # Counting and ordering share the search's time limit (the ranking's own
+                # stages are cut off inside the scorer).
+                if time.perf_counter() - started > self.time_limit:
+                    raise SearchTimeout(
+                        f"the search took longer than {self.time_limit:g} s; "
+                        "use fewer or rarer words"
+                    )
             exact, folded = marked_terms(parsed)
             hits = []
             for i, (score, docnum, fields) in enumerate(entries):
@@ -138,6 +128,22 @@ class SearchService:
             )
             self.pages.put(request, result)
         return result
+
+    def _arranged(self, request: SearchRequest, ranked: Ranked, searcher) -> tuple:
+        """(the page's entries, ``more`` of each or None, articles or None, facets or None)
+        for a request other than the plain ranking, or with facets."""
+        table = self.index.tables.of(searcher.reader())
+        entries = ranked.entries[request.first : request.depth]
+        more = articles = per_article = None
+        if not request.plain:
+            arranged = arrange(
+                ranked, table, request.group, request.sort, request.first, request.depth
+            )
+            entries, more, articles = arranged.entries, arranged.more, arranged.articles
+            if request.group == "article":
+                per_article = arranged.per_article
+        counts = facet_counts(ranked, table, per_article) if request.facets else None
+        return entries, more, articles, counts
 
     def complete(self, text: str, limit: int = 10) -> list[str]:
         """Completions of the last word of ``text`` for a search box (accent-insensitive)."""
