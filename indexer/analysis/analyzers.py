@@ -12,20 +12,21 @@ Diacritics are not folded in the index: a query typed without them is expanded t
 accented forms that exist in the index (see ``indexer.ranking.vocabulary``), so an exact query
 keeps its precision and an unaccented one still finds everything.
 
-pyvi is the costly part. ``analyse_passage`` runs it once per passage and returns plain
-lists of terms, which Whoosh indexes as they are; so segmentation can run in worker
-processes and only lists travel to the single index writer.
+Word segmentation is the costly part. ``analyse_passages`` segments many passages at once
+(pyvi's segmentation, batched: ``indexer.analysis.crf``) and returns plain lists of terms,
+which Whoosh indexes as they are; so analysis runs in the indexing workers and the writer
+receives only lists.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 from whoosh.analysis import Filter, Token, Tokenizer
 
-from indexer.analysis.segment import SYLLABLE_RE, syllables, word_spans
+from indexer.analysis.segment import SYLLABLE_RE, Span, syllables, word_spans, word_spans_many
 from indexer.analysis.text import canonical, fold, nfc
 
 # Canonical forms of the few hundred thousand distinct syllables are worth remembering.
@@ -137,19 +138,28 @@ def analyse_syllables(text: str) -> list[str]:
 
 
 def analyse_passage(text: str) -> dict[str, list[str]]:
-    """Both indexed views of a passage, computed in one pass over pyvi's output, and its
-    folded syllables (stored for re-ranking).
+    """Both indexed views of a passage and its folded syllables (``analyse_passages``)."""
+    return analyse_passages([text])[0]
 
-    Equal to running each field's analyzer on ``text`` and to ``folded_syllables(text)``
+
+def analyse_passages(texts: Sequence[str]) -> list[dict[str, list[str]]]:
+    """Both indexed views of each passage, and its folded syllables (stored for
+    re-ranking), the passages segmented together: what an indexing worker computes.
+
+    Equal to running each field's analyzer on each text and to ``folded_syllables``
     (a test checks it).
     """
-    text = nfc(text)
+    texts = [nfc(text) for text in texts]
+    return [_views(text, spans) for text, spans in zip(texts, word_spans_many(texts), strict=True)]
+
+
+def _views(text: str, spans: list[Span]) -> dict[str, list[str]]:
     syls = syllables(text)
     written = [s.text for s in syls]
     exact = list(map(canonical_syllable, written))
     starts = [s.start for s in syls]
     words = []
-    for span in word_spans(text):
+    for span in spans:
         first = bisect_left(starts, span.start)
         last = bisect_left(starts, span.end)
         if last - first > 1:

@@ -2,7 +2,8 @@
 
 One writer per index, and every core busy: this process reads the articles, skips those
 whose content hash is already indexed and holds the write lock for the whole run; worker
-processes segment the rest with pyvi and each writes a new Whoosh segment of its own.
+processes analyse the rest (pyvi's word segmentation, many passages at a time) and each
+writes a new Whoosh segment of its own.
 After each round of work this process commits the round's segments together with the
 deletion of the articles they replace, so a crash loses at most one round and readers
 never see an article twice or half-replaced.
@@ -25,7 +26,7 @@ from whoosh.index import FileIndex
 from whoosh.reading import SegmentReader
 from whoosh.writing import MERGE_SMALL, NO_MERGE, SegmentWriter
 
-from indexer.analysis.analyzers import analyse_passage, analyse_syllables
+from indexer.analysis.analyzers import analyse_passage, analyse_passages, analyse_syllables
 from indexer.analysis.text import fold
 from indexer.corpus.articles import Article, ReadError, read_paths
 from indexer.storage import vocabulary_files
@@ -55,6 +56,9 @@ MAX_SEGMENTS = 64  # more, and a commit merges the small ones (slow: avoid it)
 # 100,000 passages is 25 blocks instead of 782. Each segment records its codec, and with
 # it this size; any reader reads any size.
 BLOCK_POSTINGS = 4096
+# Passages analysed together (whole articles, about this many): the segmenter labels a
+# batch with a few numpy operations, whatever its size (indexer.analysis.crf).
+ANALYSIS_PASSAGES = 2_000
 
 
 class IndexUnavailable(Exception):
@@ -150,40 +154,73 @@ def indexed_hashes(ix: FileIndex) -> dict[str, str]:
     return hashes
 
 
-def passage_documents(article: Article, digest: str) -> Iterator[dict]:
-    """The index documents of one article, analysed (this is what workers compute)."""
-    title_terms = analyse_syllables(article.title)
-    paragraphs = article.paragraphs
-    if not paragraphs:  # a title alone is still findable
-        paragraphs = ((article.title, "title"),)
-    else:
-        paragraphs = tuple((p.text, p.kind) for p in paragraphs)
-    for number, (text, kind) in enumerate(paragraphs):
-        views = analyse_passage(text)
-        doc = {
-            "article_id": article.id,
-            "paragraph": number,
-            "kind": kind,
-            "title": title_terms,
-            "_stored_title": article.title,
-            "text": views["text"],
-            "_stored_text": text,
-            "word": views["word"],
-            "folded": " ".join(views["folded"]),
-        }
-        if number == 0:
-            doc["article_hash"] = f"{article.id} {digest}".encode()
-            for name in ARTICLE_FIELDS:
-                value = getattr(article, name)
-                if value:
-                    doc[name] = value
-        elif article.date:
-            doc["date"], doc["_stored_date"] = article.date, None  # indexed, not stored
-        for name in FILTER_FIELDS:
+def passage_documents(article: Article, digest: str) -> list[dict]:
+    """The index documents of one article, analysed."""
+    ((_, documents),) = article_documents([(article, digest)])
+    return documents
+
+
+def article_documents(
+    jobs: Iterable[tuple[Article, str]],
+) -> Iterator[tuple[Article, list[dict]]]:
+    """Each (article, content hash) with its index documents, the passages of about
+    ``ANALYSIS_PASSAGES`` at a time analysed together: what workers compute."""
+    jobs = iter(jobs)
+    while True:
+        group = []
+        size = 0
+        for article, digest in jobs:
+            group.append((article, digest, _passages(article)))
+            size += len(group[-1][2])
+            if size >= ANALYSIS_PASSAGES:
+                break
+        if not group:
+            return
+        views = iter(analyse_passages([text for *_, passages in group for text, _ in passages]))
+        for article, digest, passages in group:
+            title = analyse_syllables(article.title)
+            documents = []
+            for number, (text, kind) in enumerate(passages):
+                view = next(views)
+                doc = {
+                    "article_id": article.id,
+                    "paragraph": number,
+                    "kind": kind,
+                    "title": title,
+                    "_stored_title": article.title,
+                    "text": view["text"],
+                    "_stored_text": text,
+                    "word": view["word"],
+                    "folded": " ".join(view["folded"]),
+                }
+                _add_metadata(doc, article, digest)
+                documents.append(doc)
+            yield article, documents
+
+
+def _passages(article: Article) -> tuple[tuple[str, str], ...]:
+    """(text, kind) of each passage; an article without paragraphs is its title alone,
+    which is then still findable."""
+    if not article.paragraphs:
+        return ((article.title, "title"),)
+    return tuple((p.text, p.kind) for p in article.paragraphs)
+
+
+def _add_metadata(doc: dict, article: Article, digest: str) -> None:
+    """The article's hash and metadata, stored with its first passage only; its date
+    indexed in every passage, and the filter keys."""
+    if doc["paragraph"] == 0:
+        doc["article_hash"] = f"{article.id} {digest}".encode()
+        for name in ARTICLE_FIELDS:
             value = getattr(article, name)
             if value:
-                doc[f"{name}_key"] = fold(value)
-        yield doc
+                doc[name] = value
+    elif article.date:
+        doc["date"], doc["_stored_date"] = article.date, None  # indexed, not stored
+    for name in FILTER_FIELDS:
+        value = getattr(article, name)
+        if value:
+            doc[f"{name}_key"] = fold(value)
 
 
 def _codec() -> PassageCodec:
@@ -217,7 +254,7 @@ class WorkerWriter(SegmentWriter):
 def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment | None, list]:
     """Analyse a share of a round's articles and write them as a new segment of their own.
 
-    Runs in a worker: pyvi and Whoosh's writing, both pure Python, then use every core.
+    Runs in a worker: analysis and Whoosh's writing, mostly Python, then use every core.
     The segment stays invisible until the parent lists it in a commit.
     """
     index_dir, batch = job
@@ -226,8 +263,7 @@ def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment 
     counts = []
     try:
         folded = "folded" in ix.schema  # not in an index built before the field
-        for article, digest in batch:
-            documents = list(passage_documents(article, digest))
+        for article, documents in article_documents(batch):
             for doc in documents:
                 if not folded:
                     del doc["folded"]
@@ -247,7 +283,7 @@ def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment 
 
 
 def _start_worker() -> None:
-    """Yield the CPU to a server on the same machine, then load pyvi's model once."""
+    """Yield the CPU to a server on the same machine, then load the segmenter once."""
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)
     analyse_passage("khởi động")
