@@ -20,6 +20,7 @@ receives only lists.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
@@ -154,14 +155,16 @@ def analyse_passages(texts: Sequence[str]) -> list[dict[str, list[str]]]:
 
 
 def _views(text: str, spans: list[Span]) -> dict[str, list[str]]:
-    syls = syllables(text)
-    written = [s.text for s in syls]
+    matches = list(SYLLABLE_RE.finditer(text))
+    written = list(map(re.Match.group, matches))
     exact = list(map(canonical_syllable, written))
-    starts = [s.start for s in syls]
     words = []
-    for span in spans:
-        first = bisect_left(starts, span.start)
-        last = bisect_left(starts, span.end)
-        if last - first > 1:
-            words.append("_".join(exact[first:last]))
+    if spans:
+        starts = list(map(re.Match.start, matches))
+        for span in spans:
+            # The syllables that start within the word: those of its tokens.
+            first = bisect_left(starts, span.start)
+            last = bisect_left(starts, span.end, first)
+            if last - first > 1:
+                words.append("_".join(exact[first:last]))
     return {"text": exact, "word": words, "folded": list(map(_FOLDED.__getitem__, written))}

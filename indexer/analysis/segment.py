@@ -45,22 +45,26 @@ def word_spans(text: str) -> list[Span]:
 def word_spans_many(texts: Sequence[str]) -> list[list[Span]]:
     """``word_spans`` of each text, segmented in batches (many times faster per text)."""
     out = []
-    flags = map(is_mostly_upper, texts)
-    for seg in crf.segment_many(texts, lowercase=flags):
+    for seg in crf.segment_many(texts, lowercase=map(is_mostly_upper, texts)):
         joins = seg.joins
-        if True not in joins:  # no word of two syllables or more: nothing to locate
-            out.append([])
+        spans: list[Span] = []
+        out.append(spans)
+        if True not in joins:  # no word of two syllables or more
             continue
         text = seg.text
         offsets = seg.offsets()
-        spans = []
-        first = 0
-        for i in range(1, len(joins) + 1):
-            if i < len(joins) and joins[i]:
-                continue
-            if i - first > 1:
-                start, end = offsets[first][0], offsets[i - 1][1]
-                spans.append(Span(text[start:end], start, end))
-            first = i
-        out.append(spans)
+        glued = joins.index(True)
+        while True:
+            # A word: the token before the first glued one, to the last glued in a row.
+            start = offsets[glued - 1][0]
+            try:
+                after = joins.index(False, glued)
+            except ValueError:
+                after = len(joins)
+            end = offsets[after - 1][1]
+            spans.append(Span(text[start:end], start, end))
+            try:
+                glued = joins.index(True, after)
+            except ValueError:
+                break
     return out
