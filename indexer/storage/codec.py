@@ -11,7 +11,9 @@ classes, and Whoosh's own are left as they are.
   ``indexer.storage.codec.PassageCodec(blocklimit, compression, inlinelimit)``, its name is
   the record of the layout: keep the class importable under that name for as long as
   indexes written with it are to be opened.
-- ``PassagePostingsWriter`` / ``PassageLeafMatcher``: blocks in the compact layout.
+- ``PassagePostingsWriter`` / ``PassageLeafMatcher``: blocks in the compact layout;
+  ``PassageFieldWriter`` also takes a term's whole posting list at once and writes it a
+  block at a time (Whoosh adds a posting at a time: most of a worker's flush).
 - ``PassageTermsReader``: the term table and the postings read with ``os.pread`` (a
   segment's files never change once written), each posting list read at once.
 - ``PassagePerDocReader``: field lengths decoded once per segment into an array (Whoosh
@@ -102,6 +104,9 @@ class PassageCodec(whoosh3.W3Codec):
     def per_document_reader(self, storage, segment):
         return PassagePerDocReader(storage, segment)
 
+    def field_writer(self, storage, segment):
+        return PassageFieldWriter(self, storage, segment)
+
     def terms_reader(self, storage, segment):
         tiname = segment.make_filename(self.TERMS_EXT)
         tilen = storage.file_length(tiname)
@@ -110,8 +115,56 @@ class PassageCodec(whoosh3.W3Codec):
         return PassageTermsReader(self, tifile, tilen, postfile)
 
 
+class PassageFieldWriter(whoosh3.W3FieldWriter):
+    """Whoosh's term table and posting file writer, which also takes whole lists."""
+
+    def add_term_lists(self, schema, lengths, lists) -> None:
+        """Write ``(fieldname, btext, ids, weights, values)`` lists, in Whoosh's order of
+        fields and terms (``TermGroupedPool.term_lists``): the same files as Whoosh's
+        ``add_postings`` over the same postings. ``lengths`` is the segment's
+        ``PassagePerDocReader``, whose field lengths go into each block's statistics."""
+        lastfn = None
+        field_lengths = None
+        for fieldname, btext, ids, weights, values in lists:
+            if fieldname != lastfn:
+                if lastfn is not None:
+                    self.finish_field()
+                self.start_field(fieldname, schema[fieldname])
+                field_lengths = lengths.length_array(fieldname) if lengths else None
+                lastfn = fieldname
+            self.start_term(btext)
+            self._postwriter.add_list(ids, weights, values, field_lengths)
+            self.finish_term()
+        if lastfn is not None:
+            self.finish_field()
+
+
 class PassagePostingsWriter(whoosh3.W3PostingsWriter):
     """Writes each block in the compact layout (``indexer.storage.blocks``)."""
+
+    def add_list(self, ids: array, weights: array, values: list, lengths) -> None:
+        """A term's postings, in document order, at once: the blocks and statistics of
+        as many ``add_posting`` calls (``lengths``: every document's length in the
+        field, or None). Blocks are cut as Whoosh cuts them; the last stays buffered for
+        ``finish_postings``."""
+        limit = self._blocklimit
+        count = len(ids)
+        for at in range(0, count, limit):
+            if at:
+                self._write_block()
+            block_ids = ids[at : at + limit]
+            block_weights = weights[at : at + limit]
+            self._ids = array("I", block_ids)
+            self._weights = array("f", block_weights)
+            # add_posting keeps a weight only if greater than the one before, from 0.
+            self._maxweight = max(0, max(block_weights))
+            self._values = [v for v in values[at : at + limit] if v]
+            if lengths is not None:
+                found = lengths[np.asarray(block_ids)]
+                found = found[found > 0]  # add_posting skips a zero length
+                if len(found):
+                    self._minlength = int(found.min())
+                    self._maxlength = int(found.max())
 
     def _write_block(self, last=False):
         # Whoosh's own, but for the parts: with positions (values of varying length) each

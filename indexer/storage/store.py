@@ -31,8 +31,8 @@ from indexer.analysis.text import fold
 from indexer.corpus.articles import Article, ReadError, read_paths
 from indexer.storage import vocabulary_files
 from indexer.storage.codec import PassageCodec
-from indexer.storage.posting_pool import TermGroupedPool
 from indexer.storage.schema import ARTICLE_FIELDS, FILTER_FIELDS, SCHEMA_VERSION, build_schema
+from indexer.storage.worker_writer import TEMP_PREFIX, WorkerWriter
 
 INDEX_NAME = "passages"
 DEFAULT_INDEX_DIR = "index_data"
@@ -40,7 +40,6 @@ DEFAULT_INDEX_DIR = "index_data"
 # segment per worker, read on every search for a term not yet cached (the whole news
 # corpus: 16 segments at 50,000, 8 at 100,000, for ~170 MB more memory per worker).
 BATCH_PASSAGES = 100_000
-WORKER_TEMP_PREFIX = "worker-"
 # Indexer workers run at the lowest priority: an indexer started by a scheduler beside a
 # running server slows down instead of making searches time out. Alone, it is as fast.
 # At nice 10 the server under load (benchmarks/load.py) still lost 6-14 % of its
@@ -234,23 +233,6 @@ def _segment_writer(ix: FileIndex) -> SegmentWriter:
     return SegmentWriter(ix, _lk=False, compound=COMPOUND, codec=_codec())
 
 
-class WorkerWriter(SegmentWriter):
-    """A writer of a new segment, without the lock, its postings grouped in memory
-    (``TermGroupedPool``).
-
-    Whoosh 2.7.4 puts every writer's temporary files in one folder named after the index
-    and deletes the folder when a writer finishes: parallel writers would delete each
-    other's. This writer's folder is named after its segment (and does not start with
-    the index name, which Whoosh would take for a segment file).
-    """
-
-    def __init__(self, ix: FileIndex) -> None:
-        super().__init__(ix, _lk=False, compound=COMPOUND, codec=_codec())
-        name = f"{WORKER_TEMP_PREFIX}{self.newsegment.segment_id()}.tmp"
-        self._tempstorage = ix.storage.temp_storage(name)
-        self.pool = TermGroupedPool()
-
-
 def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment | None, list]:
     """Analyse a share of a round's articles and write them as a new segment of their own.
 
@@ -259,7 +241,7 @@ def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment 
     """
     index_dir, batch = job
     ix = whoosh_index.open_dir(index_dir, indexname=INDEX_NAME)
-    writer = WorkerWriter(ix)
+    writer = WorkerWriter(ix, _codec(), COMPOUND)
     counts = []
     try:
         folded = "folded" in ix.schema  # not in an index built before the field
@@ -409,7 +391,7 @@ def index_articles(
     path = str(Path(index_dir))
     try:
         with _write_lock(ix, wait):
-            for leftover in Path(index_dir).glob(f"{WORKER_TEMP_PREFIX}*.tmp"):
+            for leftover in Path(index_dir).glob(f"{TEMP_PREFIX}*.tmp"):
                 shutil.rmtree(leftover, ignore_errors=True)  # from a killed run
             for round_ in _rounds(jobs(), workers, batch_passages):
                 shares = [(path, share) for share in round_]
