@@ -393,12 +393,20 @@ def index_articles(
         with _write_lock(ix, wait):
             for leftover in Path(index_dir).glob(f"{TEMP_PREFIX}*.tmp"):
                 shutil.rmtree(leftover, ignore_errors=True)  # from a killed run
-            for round_ in _rounds(jobs(), workers, batch_passages):
+            rounds = _rounds(jobs(), workers, batch_passages)
+            round_ = next(rounds, None)
+            while round_ is not None:
                 shares = [(path, share) for share in round_]
                 if pool is not None:
-                    results = pool.map(_write_segment, shares, chunksize=1)
+                    pending = pool.map_async(_write_segment, shares, chunksize=1)
+                    # Read the next round while the workers analyse and write this one:
+                    # otherwise both cores wait for this process at every round.
+                    del shares, round_
+                    round_ = next(rounds, None)
+                    results = pending.get()
                 else:
                     results = [_write_segment(share) for share in shares]
+                    round_ = next(rounds, None)
                 replaced = []
                 for _, counts in results:
                     for article_id, passages in counts:
