@@ -77,12 +77,8 @@ def _segment_files(ix) -> dict[str, bytes]:
     }
 
 
-def test_worker_writer_writes_the_bytes_whooshs_writer_writes(tmp_path, corpus_dir):
-    """Documents added field by field and lists written whole (``WorkerWriter``) make the
-    same files as Whoosh's writer adding and writing one posting at a time, with the same
-    codec and formats: blocks of 16 postings, so that long lists have many blocks, each
-    with its own statistics."""
-    documents = _documents(corpus_dir)
+def _both_writers(tmp_path, documents) -> tuple[dict, dict]:
+    """The segment files Whoosh's writer and ``WorkerWriter`` make of ``documents``."""
     written = []
     for name in ("whoosh", "worker"):
         (tmp_path / name).mkdir()
@@ -96,9 +92,32 @@ def test_worker_writer_writes_the_bytes_whooshs_writer_writes(tmp_path, corpus_d
             writer.add_document(**doc)
         writer.commit(merge=False)
         written.append(_segment_files(ix))
-    whoosh, worker = written
+    return written[0], written[1]
+
+
+def test_worker_writer_writes_the_bytes_whooshs_writer_writes(tmp_path, corpus_dir):
+    """Documents added field by field and lists written whole (``WorkerWriter``) make the
+    same files as Whoosh's writer adding and writing one posting at a time, with the same
+    codec and formats: blocks of 16 postings, so that long lists have many blocks, each
+    with its own statistics."""
+    whoosh, worker = _both_writers(tmp_path, _documents(corpus_dir))
     assert {".pst", ".trm", "._stored.col", "._text_len.col"} <= set(whoosh)
     assert len(whoosh[".pst"]) > 100_000
+    assert whoosh == worker
+
+
+def test_worker_writer_writes_odd_documents_as_whoosh_does(tmp_path):
+    """Empty lists, boosts, a term repeated, and a passage longer than two-byte positions
+    (its values in Whoosh's own encoding)."""
+    long = [f"s{i % 300}" for i in range(70_000)]
+    documents = [
+        {"article_id": "a", "text": ["x", "y", "x"], "word": [], "title": []},
+        {"article_id": "b", "text": [], "word": ["x_y", "x_y"], "title": ["x"], "_boost": 2.0},
+        {"article_id": "c", "text": long, "word": ["s1_s2"], "title": ["t"], "_text_boost": 0.5},
+        {"article_id": "d", "text": ["y", "z"], "title": ["x", "x", "y"], "paragraph": 3},
+        {"article_id": "e", "date": "2024-01-02", "text": ["x"] * 20},
+    ]
+    whoosh, worker = _both_writers(tmp_path, documents)
     assert whoosh == worker
 
 

@@ -4,37 +4,137 @@ Whoosh's ``PostingPool`` keeps every posting as a tuple, sorts them, spills sort
 pickled tuples to disk past its memory limit and merges the runs back with a heap. For a
 worker's segment of 50,000 passages (about 3.8 million postings) that was more than
 half of Whoosh's writing time. A segment's postings arrive in document order, so
-grouping them by term leaves only the distinct terms to sort; compact arrays and shared
-value strings (``indexer.storage.term_formats`` reuses the common ones) keep the segment in
-memory. The lists come out whole, a term at a time, for the codec to write block by block
-(``PassagePostingsWriter.add_list``).
+grouping them by term leaves only the distinct terms to sort.
+
+A field given as lists of terms (the text, word and title fields, as analysis makes
+them) is kept as columns: per occurrence of a term, its term number, document and
+position, appended a document at a time in C (``add_list``). Its postings are formed
+when the segment is written, for all documents at once with numpy: a stable sort by
+term, counts, weights and values (``term_formats.encode_values``). Other fields keep
+each term's postings in arrays. Lists come out whole, a term at a time, for the codec to
+write block by block (``PassagePostingsWriter.add_list``).
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator
+from itertools import repeat
+
+import numpy as np
+
+from indexer.storage import term_formats
+from indexer.storage.blocks import ValueRun
 
 Posting = tuple[str, bytes, int, float, bytes | None]
 # A term's postings: document numbers, weights, values (in document order).
 TermList = tuple[array, array, list]
 
 
+class _Numbers(dict):
+    """Term -> its number, in order of first sight."""
+
+    def __missing__(self, term: str) -> int:
+        number = self[term] = len(self)
+        return number
+
+
+class _Columns:
+    """A field's term occurrences, as given in lists of terms."""
+
+    __slots__ = ("boosts", "docs", "format", "numbers", "places", "terms")
+
+    def __init__(self, fmt) -> None:
+        self.format = fmt
+        self.numbers = _Numbers()
+        self.terms = array("i")  # term number of each occurrence
+        self.docs = array("i")  # its document
+        self.places = array("I") if fmt.supports("positions") else None  # its position
+        self.boosts: dict[int, float] = {}  # document -> field boost, where not 1
+
+    def add(self, docnum: int, terms: list[str], boost: float) -> None:
+        self.terms.extend(map(self.numbers.__getitem__, terms))
+        self.docs.extend(repeat(docnum, len(terms)))
+        if self.places is not None:
+            self.places.extend(range(len(terms)))
+        if boost != 1.0:
+            self.boosts[docnum] = boost
+
+    def term_lists(
+        self, fieldname: str
+    ) -> Iterator[tuple[str, bytes, np.ndarray, np.ndarray, ValueRun]]:
+        """Each term's postings, terms in UTF-8 bytes order."""
+        if not self.terms:  # documents whose lists were all empty: no postings
+            return
+        names = [term.encode("utf-8") for term in self.numbers]
+        by_bytes = sorted(range(len(names)), key=names.__getitem__)
+        rank = np.empty(len(names), dtype=np.int32)
+        rank[by_bytes] = np.arange(len(names), dtype=np.int32)
+        keys = rank[np.frombuffer(self.terms, dtype=np.int32)]
+        order = np.argsort(keys, kind="stable")  # each term's occurrences in document order
+        keys = keys[order]
+        docs = np.frombuffer(self.docs, dtype=np.int32)[order]
+        places = None
+        if self.places is not None:
+            places = np.frombuffer(self.places, dtype=np.uint32)[order]
+        del order
+        # A posting: the occurrences of one term in one document.
+        count = len(keys)
+        starts = np.ones(count, dtype=bool)
+        starts[1:] = (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1])
+        starts = np.flatnonzero(starts)
+        counts = np.diff(starts, append=count)
+        ids = docs[starts].astype(np.int64)
+        # The format's weight (count times its boost), then the document's field boost.
+        weights = counts.astype(np.float64) * self.format.field_boost
+        if self.boosts:
+            boosts = np.ones(int(ids.max()) + 1)
+            boosts[list(self.boosts)] = list(self.boosts.values())
+            weights *= boosts[ids]
+        values = term_formats.encode_values(self.format, counts, places)
+        term_keys = keys[starts]
+        bounds = np.flatnonzero(term_keys[1:] != term_keys[:-1]) + 1
+        bounds = [0, *bounds.tolist()]
+        ends = [*bounds[1:], len(starts)]
+        for key, start, end in zip(term_keys[bounds].tolist(), bounds, ends, strict=True):
+            yield (
+                fieldname,
+                names[by_bytes[key]],
+                ids[start:end],
+                weights[start:end],
+                values[start:end],
+            )
+
+
 class TermGroupedPool:
     """Drop-in for Whoosh's ``PostingPool`` in a ``SegmentWriter`` that only adds documents.
 
     Postings of one term must arrive in increasing document order, as ``add_document``
-    sends them.
+    sends them. A field takes either lists (``add_list``) or postings (the rest).
     """
 
     def __init__(self) -> None:
         self.fieldnames: set[str] = set()
         self._fields: dict[str, dict[bytes, TermList]] = {}
+        self._columns: dict[str, _Columns] = {}
 
     def add(self, item: Posting) -> None:
         """One posting, as Whoosh's writer adds them."""
         fieldname, tbytes, docnum, weight, vbytes = item
         self._add(self._field(fieldname), tbytes, docnum, weight, vbytes)
+
+    def add_list(self, fieldname: str, docnum: int, terms: list[str], fmt, boost: float) -> int:
+        """A document's terms in one field, in order, whose format ``fmt`` is one of
+        ``term_formats``' (``encode_values``); returns the field's length. The postings
+        are those of ``fmt.word_values(terms)``, weights times ``boost``."""
+        columns = self._columns.get(fieldname)
+        if columns is None:
+            if fieldname in self._fields:
+                raise ValueError(f"field {fieldname!r}: postings and term lists mixed")
+            columns = self._columns[fieldname] = _Columns(fmt)
+            self.fieldnames.add(fieldname)
+        columns.add(docnum, terms, boost)
+        return len(terms)
 
     def add_terms(
         self,
@@ -77,6 +177,8 @@ class TermGroupedPool:
     def _field(self, fieldname: str) -> dict[bytes, TermList]:
         terms = self._fields.get(fieldname)
         if terms is None:
+            if fieldname in self._columns:
+                raise ValueError(f"field {fieldname!r}: postings and term lists mixed")
             terms = self._fields[fieldname] = {}
             self.fieldnames.add(fieldname)
         return terms
@@ -90,10 +192,15 @@ class TermGroupedPool:
         entry[1].append(weight)
         entry[2].append(vbytes)
 
-    def term_lists(self) -> Iterator[tuple[str, bytes, array, array, list]]:
+    def term_lists(self) -> Iterator[tuple]:
         """Each term's postings at once, (field, term) in Whoosh's order: UTF-8 bytes
-        order within a field, fields by name."""
-        for fieldname in sorted(self._fields):
+        order within a field, fields by name. Yields ``(fieldname, btext, ids, weights,
+        values)``: arrays, and a list of values or a ``ValueRun``."""
+        for fieldname in sorted(self.fieldnames):
+            columns = self._columns.get(fieldname)
+            if columns is not None:
+                yield from columns.term_lists(fieldname)
+                continue
             terms = self._fields[fieldname]
             for tbytes in sorted(terms):
                 yield (fieldname, tbytes, *terms[tbytes])
@@ -101,8 +208,13 @@ class TermGroupedPool:
     def iter_postings(self) -> Iterator[Posting]:
         """Every posting in (field, term, document) order, as Whoosh's writer reads them."""
         for fieldname, tbytes, docnums, weights, values in self.term_lists():
-            for docnum, weight, vbytes in zip(docnums, weights, values, strict=True):
+            if isinstance(values, ValueRun):
+                values = values.tolist()
+            for docnum, weight, vbytes in zip(
+                docnums.tolist(), weights.tolist(), values, strict=True
+            ):
                 yield fieldname, tbytes, docnum, weight, vbytes
 
     def cleanup(self) -> None:
         self._fields.clear()
+        self._columns.clear()

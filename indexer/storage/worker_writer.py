@@ -3,8 +3,9 @@
 Whoosh's ``SegmentWriter`` hands every posting to its pool one call at a time, and when
 the segment is flushed hands them one at a time to the codec again: for passages of
 seventy postings each, most of a worker's writing. This writer gives the pool a
-document's postings field by field (``TermGroupedPool.add_terms``) and the codec each
-term's list whole (``PassageFieldWriter.add_term_lists``). The files are those Whoosh's
+document's terms field by field, as lists (``TermGroupedPool.add_list``; other fields'
+postings with ``add_terms``), and the codec each term's list whole
+(``PassageFieldWriter.add_term_lists``). The files are those Whoosh's
 own writer makes of the same documents (``tests/test_posting_pool.py`` compares them).
 """
 
@@ -16,8 +17,11 @@ from whoosh.writing import SegmentWriter
 
 from indexer.storage.codec import PassageCodec
 from indexer.storage.posting_pool import TermGroupedPool
+from indexer.storage.term_formats import TermFrequency, TermPositions
 
 TEMP_PREFIX = "worker-"
+# Formats whose postings the pool makes from a list of terms itself (``add_list``).
+_LIST_FORMATS = (TermPositions, TermFrequency)
 
 
 class WorkerWriter(SegmentWriter):
@@ -57,7 +61,10 @@ class WorkerWriter(SegmentWriter):
             length = 0
             if field.indexed:
                 boost = self._field_boost(fields, fieldname, docboost)
-                if type(field).index is FieldType.index:
+                if isinstance(value, list) and type(field.format) in _LIST_FORMATS:
+                    # A list of terms, as analysis makes them: filed as it is.
+                    length = self.pool.add_list(fieldname, docnum, value, field.format, boost)
+                elif type(field).index is FieldType.index:
                     # What FieldType.index does, but for encoding each term to bytes:
                     # the pool does it as it files the term.
                     if not isinstance(value, (str, list, tuple)):
