@@ -29,6 +29,8 @@ from indexer.storage.blocks import ValueRun
 Posting = tuple[str, bytes, int, float, bytes | None]
 # A term's postings: document numbers, weights, values (in document order).
 TermList = tuple[array, array, list]
+# Occurrences whose postings are formed together at the flush: some 40 MB of arrays.
+SLICE_OCCURRENCES = 1_000_000
 
 
 class _Numbers(dict):
@@ -63,47 +65,60 @@ class _Columns:
     def term_lists(
         self, fieldname: str
     ) -> Iterator[tuple[str, bytes, np.ndarray, np.ndarray, ValueRun]]:
-        """Each term's postings, terms in UTF-8 bytes order."""
+        """Each term's postings, terms in UTF-8 bytes order; formed a slice of terms at a
+        time, so that the arrays of the sort stay small beside the columns."""
         if not self.terms:  # documents whose lists were all empty: no postings
             return
         names = [term.encode("utf-8") for term in self.numbers]
         by_bytes = sorted(range(len(names)), key=names.__getitem__)
         rank = np.empty(len(names), dtype=np.int32)
         rank[by_bytes] = np.arange(len(names), dtype=np.int32)
-        keys = rank[np.frombuffer(self.terms, dtype=np.int32)]
-        order = np.argsort(keys, kind="stable")  # each term's occurrences in document order
-        keys = keys[order]
-        docs = np.frombuffer(self.docs, dtype=np.int32)[order]
-        places = None
-        if self.places is not None:
-            places = np.frombuffer(self.places, dtype=np.uint32)[order]
-        del order
+        keys = rank[np.frombuffer(self.terms, dtype=np.int32)]  # each occurrence's rank
+        self.terms = array("i")
+        docs = np.frombuffer(self.docs, dtype=np.int32)
+        places = None if self.places is None else np.frombuffer(self.places, dtype=np.uint32)
+        boosts = None
+        if self.boosts:
+            boosts = np.ones(int(docs.max()) + 1)
+            boosts[list(self.boosts)] = list(self.boosts.values())
+        ends = np.cumsum(np.bincount(keys, minlength=len(names)))  # occurrences to each rank
+        low = 0
+        while low < len(names):
+            before = int(ends[low - 1]) if low else 0
+            high = int(np.searchsorted(ends, before + SLICE_OCCURRENCES, side="right"))
+            high = min(max(high, low + 1), len(names))
+            at = np.flatnonzero((keys >= low) & (keys < high))
+            at = at[np.argsort(keys[at], kind="stable")]  # by term, each in document order
+            yield from self._postings(
+                fieldname,
+                [names[i] for i in by_bytes[low:high]],
+                keys[at] - low,
+                docs[at],
+                None if places is None else places[at],
+                boosts,
+            )
+            low = high
+
+    def _postings(self, fieldname, names, keys, docs, places, boosts):
+        """The postings of the occurrences of ``names`` (``keys``: which name), grouped
+        by name and in document order."""
         # A posting: the occurrences of one term in one document.
         count = len(keys)
-        starts = np.ones(count, dtype=bool)
-        starts[1:] = (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1])
-        starts = np.flatnonzero(starts)
-        counts = np.diff(starts, append=count)
-        ids = docs[starts].astype(np.int64)
+        firsts = np.ones(count, dtype=bool)
+        firsts[1:] = (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1])
+        firsts = np.flatnonzero(firsts)
+        counts = np.diff(firsts, append=count)
+        ids = docs[firsts]
         # The format's weight (count times its boost), then the document's field boost.
         weights = counts.astype(np.float64) * self.format.field_boost
-        if self.boosts:
-            boosts = np.ones(int(ids.max()) + 1)
-            boosts[list(self.boosts)] = list(self.boosts.values())
+        if boosts is not None:
             weights *= boosts[ids]
         values = term_formats.encode_values(self.format, counts, places)
-        term_keys = keys[starts]
-        bounds = np.flatnonzero(term_keys[1:] != term_keys[:-1]) + 1
-        bounds = [0, *bounds.tolist()]
-        ends = [*bounds[1:], len(starts)]
-        for key, start, end in zip(term_keys[bounds].tolist(), bounds, ends, strict=True):
-            yield (
-                fieldname,
-                names[by_bytes[key]],
-                ids[start:end],
-                weights[start:end],
-                values[start:end],
-            )
+        term_keys = keys[firsts]
+        starts = [0, *(np.flatnonzero(term_keys[1:] != term_keys[:-1]) + 1).tolist()]
+        stops = [*starts[1:], len(firsts)]
+        for key, start, stop in zip(term_keys[starts].tolist(), starts, stops, strict=True):
+            yield fieldname, names[key], ids[start:stop], weights[start:stop], values[start:stop]
 
 
 class TermGroupedPool:

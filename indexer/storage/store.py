@@ -237,7 +237,9 @@ def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment 
     """Analyse a share of a round's articles and write them as a new segment of their own.
 
     Runs in a worker: analysis and Whoosh's writing, mostly Python, then use every core.
-    The segment stays invisible until the parent lists it in a commit.
+    The segment stays invisible until the parent lists it in a commit. The share's list
+    is emptied as its articles are analysed: their text then lives in the segment being
+    written, not twice.
     """
     index_dir, batch = job
     ix = whoosh_index.open_dir(index_dir, indexname=INDEX_NAME)
@@ -245,7 +247,7 @@ def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment 
     counts = []
     try:
         folded = "folded" in ix.schema  # not in an index built before the field
-        for article, documents in article_documents(batch):
+        for article, documents in article_documents(_drained(batch)):
             for doc in documents:
                 if not folded:
                     del doc["folded"]
@@ -262,6 +264,13 @@ def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment 
     except BaseException:
         writer.cancel()
         raise
+
+
+def _drained(items: list) -> Iterator:
+    """The items of a list in order, each removed from it as it is taken."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def _start_worker() -> None:

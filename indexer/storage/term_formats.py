@@ -125,16 +125,10 @@ def encode_values(fmt, counts: np.ndarray, positions: np.ndarray | None) -> Valu
                 start = end
             return ValueRun.of(values)
         # A marker byte, then two bytes (little-endian) for each position.
-        postings = np.arange(len(counts))
-        lengths = (1 + 2 * counts).astype(np.uint32)
-        data = np.empty(len(counts) + 2 * len(positions), dtype=np.uint8)
         firsts = np.zeros(len(counts), dtype=np.int64)
         np.cumsum(counts[:-1], out=firsts[1:])
-        data[postings + 2 * firsts] = COMPACT
-        at = np.repeat(postings, counts) + 1 + 2 * np.arange(len(positions))
-        data[at] = positions & 0xFF
-        data[at + 1] = positions >> 8
-        return ValueRun(lengths, data)
+        data = np.insert(positions.astype("<u2").view(np.uint8), 2 * firsts, COMPACT)
+        return ValueRun((1 + 2 * counts).astype(np.uint32), data)
     if isinstance(fmt, TermFrequency):
         return ValueRun(np.full(len(counts), 4, dtype=np.uint32), counts.astype(">u4").tobytes())
     raise TypeError(f"no encoding of many values for {type(fmt).__name__}")
