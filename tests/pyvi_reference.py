@@ -1,5 +1,5 @@
 """pyvi's own segmentation, as the indexer used it before it had a segmenter of its own:
-the reference the tests hold ``indexer.analysis.segment`` to.
+the reference the tests hold ``indexer.analysis.segment`` and ``analyzers`` to.
 
 Everything pyvi decides comes from pyvi itself: ``sylabelize`` for the tokens,
 ``sent2features`` and its model's ``predict`` for the labels, and the joining rule of
@@ -10,10 +10,11 @@ product's rule.
 from __future__ import annotations
 
 import string
+from bisect import bisect_left
 from functools import cache
 
-from indexer.analysis.segment import Span
-from indexer.analysis.text import is_mostly_upper
+from indexer.analysis.segment import Span, syllables
+from indexer.analysis.text import canonical, fold, is_mostly_upper, nfc
 
 
 @cache
@@ -70,3 +71,20 @@ def word_spans(text: str) -> list[Span]:
             spans.append(Span(text[start:end], start, end))
         first = i
     return spans
+
+
+def analyse_passage(text: str) -> dict[str, list[str]]:
+    """A passage's indexed views as the indexer computed them with pyvi's tagger: the
+    canonical syllables, the words (the syllables that start within each of pyvi's
+    multi-syllable words, if two or more) and the folded syllables."""
+    text = nfc(text)
+    found = syllables(text)
+    exact = [canonical(s.text) for s in found]
+    starts = [s.start for s in found]
+    words = []
+    for span in word_spans(text):
+        first = bisect_left(starts, span.start)
+        last = bisect_left(starts, span.end)
+        if last - first > 1:
+            words.append("_".join(exact[first:last]))
+    return {"text": exact, "word": words, "folded": [fold(s.text) for s in found]}

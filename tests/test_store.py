@@ -4,7 +4,6 @@ import os
 
 import pytest
 
-from indexer.analysis import analyzers
 from indexer.search.service import SearchService
 from indexer.storage import store
 from tests import pyvi_reference
@@ -167,9 +166,10 @@ def _contents(index_dir) -> dict:
 
 
 def test_index_holds_what_pyvis_own_segmentation_gives(tmp_path, monkeypatch):
-    """An index built by the product equals one whose words come from pyvi's own
-    sylabelize, features, model and joining rule (``tests/pyvi_reference``): the same
-    terms in every field, the same stored fields. Real articles, some in capitals."""
+    """An index built by the product equals one analysed as the indexer did with pyvi's
+    tagger: words from pyvi's own sylabelize, features, model and joining rule, and the
+    syllables that start within each (``tests/pyvi_reference``). The same terms in every
+    field, the same stored fields. Real articles, some in capitals."""
     corpus = write_corpus(tmp_path / "corpus", real=60)
     lines = (SAMPLES / "vntc_sample.jsonl").read_text(encoding="utf-8").splitlines()[60:75]
     capitals = []
@@ -181,15 +181,15 @@ def test_index_holds_what_pyvis_own_segmentation_gives(tmp_path, monkeypatch):
     summary = store.update_index(tmp_path / "product", [corpus], workers=1)
     assert summary.failed == 0 and summary.passages > 600
 
-    segmented = []
+    analysed = []
 
-    def pyvi_word_spans_many(texts):
-        segmented.extend(texts)
-        return [pyvi_reference.word_spans(text) for text in texts]
+    def pyvi_analysis(texts):
+        analysed.extend(texts)
+        return [pyvi_reference.analyse_passage(text) for text in texts]
 
-    monkeypatch.setattr(analyzers, "word_spans_many", pyvi_word_spans_many)
+    monkeypatch.setattr(store, "analyse_passages", pyvi_analysis)
     store.update_index(tmp_path / "pyvi", [corpus], workers=1)
-    assert len(segmented) == summary.passages  # every passage went through pyvi
+    assert len(analysed) == summary.passages  # every passage went through pyvi
 
     product, pyvi = _contents(tmp_path / "product"), _contents(tmp_path / "pyvi")
     words = [p for p in pyvi["postings"] if p[0] == "word"]

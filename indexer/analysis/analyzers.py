@@ -20,14 +20,20 @@ receives only lists.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from itertools import accumulate
 
 from whoosh.analysis import Filter, Token, Tokenizer
 
-from indexer.analysis.segment import SYLLABLE_RE, Span, syllables, word_spans, word_spans_many
+from indexer.analysis.segment import (
+    SYLLABLE_RE,
+    segment_many,
+    syllables,
+    word_ranges,
+    word_spans,
+)
 from indexer.analysis.text import canonical, fold, nfc
 
 # Canonical forms of the few hundred thousand distinct syllables are worth remembering.
@@ -90,7 +96,8 @@ class SyllableTokenizer(Tokenizer):
 
 
 class PyviWordTokenizer(Tokenizer):
-    """pyvi's multi-syllable words, as ``syllable_syllable``."""
+    """pyvi's multi-syllable words, as ``syllable_syllable`` (from ``indexer.analysis.crf``;
+    the class keeps its name, which every index records in its schema)."""
 
     def __call__(
         self,
@@ -151,20 +158,48 @@ def analyse_passages(texts: Sequence[str]) -> list[dict[str, list[str]]]:
     (a test checks it).
     """
     texts = [nfc(text) for text in texts]
-    return [_views(text, spans) for text, spans in zip(texts, word_spans_many(texts), strict=True)]
+    return [_views(seg) for seg in segment_many(texts)]
 
 
-def _views(text: str, spans: list[Span]) -> dict[str, list[str]]:
-    matches = list(SYLLABLE_RE.finditer(text))
-    written = list(map(re.Match.group, matches))
+class _SyllableCounts(dict):
+    """pyvi token -> how many syllables (``SYLLABLE_RE``) it holds, filled on first sight."""
+
+    limit = 500_000  # distinct tokens; emptied when full
+
+    def __missing__(self, token: str) -> int:
+        if len(self) >= self.limit:
+            self.clear()
+        count = self[token] = len(SYLLABLE_RE.findall(token))
+        return count
+
+
+_COUNTS = _SyllableCounts()
+
+
+def _views(seg) -> dict[str, list[str]]:
+    text = seg.text
+    written = SYLLABLE_RE.findall(text)
     exact = list(map(canonical_syllable, written))
     words = []
-    if spans:
-        starts = list(map(re.Match.start, matches))
-        for span in spans:
-            # The syllables that start within the word: those of its tokens.
-            first = bisect_left(starts, span.start)
-            last = bisect_left(starts, span.end, first)
-            if last - first > 1:
-                words.append("_".join(exact[first:last]))
+    ranges = word_ranges(seg.joins)
+    if ranges:
+        # A word's syllables: those of its tokens. No syllable crosses from one token to
+        # the next (then the tokens' counts add up to the text's), except where a number
+        # runs on from a word ("x_1.5": pyvi's "x_1", ".", "5"; one syllable "1.5").
+        ends = [0, *accumulate(map(_COUNTS.__getitem__, seg.tokens))]
+        if ends[-1] == len(written):
+            spans = [(ends[first], ends[after]) for first, after in ranges]
+        else:
+            spans = _syllable_ranges(text, seg.offsets(), ranges)
+        words = ["_".join(exact[first:last]) for first, last in spans if last - first > 1]
     return {"text": exact, "word": words, "folded": list(map(_FOLDED.__getitem__, written))}
+
+
+def _syllable_ranges(text, offsets, ranges) -> list[tuple[int, int]]:
+    """The syllables of each word, by offsets: those that start within it."""
+    starts = [m.start() for m in SYLLABLE_RE.finditer(text)]
+    out = []
+    for first, after in ranges:
+        low = bisect_left(starts, offsets[first][0])
+        out.append((low, bisect_left(starts, offsets[after - 1][1], low)))
+    return out

@@ -45,26 +45,38 @@ def word_spans(text: str) -> list[Span]:
 def word_spans_many(texts: Sequence[str]) -> list[list[Span]]:
     """``word_spans`` of each text, segmented in batches (many times faster per text)."""
     out = []
-    for seg in crf.segment_many(texts, lowercase=map(is_mostly_upper, texts)):
-        joins = seg.joins
+    for seg in segment_many(texts):
         spans: list[Span] = []
         out.append(spans)
-        if True not in joins:  # no word of two syllables or more
-            continue
-        text = seg.text
-        offsets = seg.offsets()
-        glued = joins.index(True)
-        while True:
-            # A word: the token before the first glued one, to the last glued in a row.
-            start = offsets[glued - 1][0]
-            try:
-                after = joins.index(False, glued)
-            except ValueError:
-                after = len(joins)
-            end = offsets[after - 1][1]
-            spans.append(Span(text[start:end], start, end))
-            try:
-                glued = joins.index(True, after)
-            except ValueError:
-                break
+        ranges = word_ranges(seg.joins)
+        if ranges:
+            text, offsets = seg.text, seg.offsets()
+            for first, after in ranges:
+                start, end = offsets[first][0], offsets[after - 1][1]
+                spans.append(Span(text[start:end], start, end))
     return out
+
+
+def segment_many(texts: Sequence[str]) -> list[crf.Segmentation]:
+    """pyvi's segmentation of each text, those mostly in capitals labelled in lower case."""
+    return crf.segment_many(texts, lowercase=map(is_mostly_upper, texts))
+
+
+def word_ranges(joins: list[bool]) -> list[tuple[int, int]]:
+    """(first, after) of each run of two tokens or more glued together: pyvi's words of
+    more than one token, from a segmentation's ``joins``."""
+    if True not in joins:
+        return []
+    out = []
+    glued = joins.index(True)
+    while True:
+        # A word: the token before the first glued one, to the last glued in a row.
+        try:
+            after = joins.index(False, glued)
+        except ValueError:
+            after = len(joins)
+        out.append((glued - 1, after))
+        try:
+            glued = joins.index(True, after)
+        except ValueError:
+            return out

@@ -178,6 +178,7 @@ def article_documents(
         views = iter(analyse_passages([text for *_, passages in group for text, _ in passages]))
         for article, digest, passages in group:
             title = analyse_syllables(article.title)
+            first, rest = _metadata(article, digest)
             documents = []
             for number, (text, kind) in enumerate(passages):
                 view = next(views)
@@ -192,7 +193,7 @@ def article_documents(
                     "word": view["word"],
                     "folded": " ".join(view["folded"]),
                 }
-                _add_metadata(doc, article, digest)
+                doc.update(rest if number else first)
                 documents.append(doc)
             yield article, documents
 
@@ -205,21 +206,24 @@ def _passages(article: Article) -> tuple[tuple[str, str], ...]:
     return tuple((p.text, p.kind) for p in article.paragraphs)
 
 
-def _add_metadata(doc: dict, article: Article, digest: str) -> None:
-    """The article's hash and metadata, stored with its first passage only; its date
-    indexed in every passage, and the filter keys."""
-    if doc["paragraph"] == 0:
-        doc["article_hash"] = f"{article.id} {digest}".encode()
-        for name in ARTICLE_FIELDS:
-            value = getattr(article, name)
-            if value:
-                doc[name] = value
-    elif article.date:
-        doc["date"], doc["_stored_date"] = article.date, None  # indexed, not stored
+def _metadata(article: Article, digest: str) -> tuple[dict, dict]:
+    """The fields of an article's first passage and of the others beside their text:
+    the hash and the metadata are stored with the first only, the date is indexed in
+    every passage, and so are the filter keys."""
+    keys = {}
     for name in FILTER_FIELDS:
         value = getattr(article, name)
         if value:
-            doc[f"{name}_key"] = fold(value)
+            keys[f"{name}_key"] = fold(value)
+    first = {"article_hash": f"{article.id} {digest}".encode(), **keys}
+    for name in ARTICLE_FIELDS:
+        value = getattr(article, name)
+        if value:
+            first[name] = value
+    rest = dict(keys)
+    if article.date:
+        rest["date"], rest["_stored_date"] = article.date, None  # indexed, not stored
+    return first, rest
 
 
 def _codec() -> PassageCodec:
