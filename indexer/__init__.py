@@ -1,9 +1,10 @@
-"""Vietnamese passage search: read articles, analyse them with pyvi, index and search with Whoosh.
+"""Vietnamese passage search: read articles, analyse them (pyvi's word segmentation, run in
+batches by ``analysis.crf``), index and search with Whoosh.
 
-Data flows through the modules in this order: ``articles`` (files -> records), ``text``
-and ``segment`` (normalisation, syllables, pyvi words), ``analysis`` (the indexed views),
-``schema``, ``storage`` (the codec) and ``store`` (the index), ``query`` and ``search``
-(results), ``cli``.
+Data flows through the packages in this order: ``corpus`` (files -> articles),
+``analysis`` (normalisation, syllables, pyvi's words, the indexed views), ``storage``
+(schema, codec, writing and committing), ``ranking`` (query planning, postings, scoring,
+re-ranking), ``search`` (the facade: service, results, highlights), ``cli``.
 """
 
 __version__ = "0.1.0"

@@ -90,15 +90,15 @@ CRAFTED = [
 REAL_FROM_SAMPLE = 25
 
 
-def write_corpus(folder: Path) -> Path:
-    """The seed article, the crafted articles and the first real sample articles."""
+def write_corpus(folder: Path, real: int = REAL_FROM_SAMPLE) -> Path:
+    """The seed article, the crafted articles and the first ``real`` sample articles."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(SEED, folder / SEED.name)
     with (folder / "crafted.jsonl").open("w", encoding="utf-8") as out:
         for record in CRAFTED:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     lines = (SAMPLES / "vntc_sample.jsonl").read_text(encoding="utf-8").splitlines()
-    (folder / "news.jsonl").write_text("\n".join(lines[:REAL_FROM_SAMPLE]) + "\n", encoding="utf-8")
+    (folder / "news.jsonl").write_text("\n".join(lines[:real]) + "\n", encoding="utf-8")
     return folder
 
 

@@ -50,6 +50,26 @@ def test_packed_weights_are_the_weights(weights, level):
         assert isinstance(stored, bytes)  # term counts, a byte each
 
 
+@given(
+    st.sets(st.integers(0, 2**31 - 1), min_size=1, max_size=2 * blocks.SMALL).map(sorted),
+    st.lists(
+        st.one_of(st.integers(-2, 300).map(float), st.sampled_from([0.5, 1.0, 255.5])),
+        min_size=1,
+        max_size=2 * blocks.SMALL,
+    ),
+    st.sampled_from([0, 3]),
+)
+def test_short_blocks_are_packed_as_long_ones(ids, weights, level):
+    """Blocks of up to ``SMALL`` postings are packed in Python: the same bytes."""
+    short = (blocks.pack_ids(ids, level), blocks.pack_weights(weights, level))
+    saved = blocks.SMALL
+    blocks.SMALL = 0  # every block through numpy
+    try:
+        assert (blocks.pack_ids(ids, level), blocks.pack_weights(weights, level)) == short
+    finally:
+        blocks.SMALL = saved
+
+
 def test_weights_as_whoosh_minifies_them():
     assert blocks.pack_weights([1.0, 1.0]) is None
     assert blocks.pack_weights([2.5, 2.5]) == 2.5

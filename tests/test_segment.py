@@ -1,13 +1,21 @@
+import gzip
 import json
 import os
+import re
 import subprocess
 import sys
+from itertools import islice
 
 import pytest
 
-from indexer.analysis import segment
-from indexer.analysis.segment import pyvi_tokenize, syllables, word_spans
+from indexer.analysis.segment import syllables, word_spans, word_spans_many
+from indexer.analysis.text import is_mostly_upper
+from tests import pyvi_reference
 from tests.conftest import ROOT, SAMPLES, SHARED_DATA
+
+VNTC = SHARED_DATA / "vntc_news" / "articles.jsonl.gz"
+UD = SHARED_DATA / "ud_vtb_wordseg"
+_PARAGRAPH_SPLIT = re.compile(r"\n[ \t\r\f\v]*\n")  # indexer/corpus/articles.py, JSON bodies
 
 
 def test_syllable_offsets_point_into_the_text():
@@ -31,8 +39,8 @@ def test_syllable_offsets_point_into_the_text():
 def test_word_spans_follow_pyvi():
     text = "Đảng ủy quân sự tỉnh Lạng Sơn tổ chức hội nghị"
     words = [w.text for w in word_spans(text)]
-    expected = [w.replace("_", " ") for w in pyvi_tokenize(text).split() if "_" in w]
-    assert words == expected
+    tokenized = pyvi_reference.tokenizer().tokenize(text)
+    assert words == [w.replace("_", " ") for w in tokenized.split() if "_" in w]
     assert "Lạng Sơn" in words
 
 
@@ -52,54 +60,60 @@ def test_capitals_are_segmented_like_lower_case():
 def test_empty_and_punctuation_only_text():
     assert word_spans("") == []
     assert word_spans("... !!!") == []
+    assert word_spans_many([]) == []
+    assert word_spans_many(["", " ", "\n", "Hà Nội"]) == [[], [], [], word_spans("Hà Nội")]
     assert syllables("— …") == []
 
 
-def pyvi_labels(tokens: list[str]) -> list[str]:
-    """pyvi's own feature extraction and prediction, as ``ViTokenizer.tokenize`` runs them."""
-    tokenizer = segment._pyvi()
-    return list(tokenizer.model.predict([tokenizer.sent2features(tokens, False)])[0])
-
-
 def sample_texts() -> list[str]:
-    lines = (SAMPLES / "vntc_sample.jsonl").read_text(encoding="utf-8").splitlines()
     texts = []
-    for line in lines[:60]:
+    for line in (SAMPLES / "vntc_sample.jsonl").read_text(encoding="utf-8").splitlines():
         article = json.loads(line)
         texts.append(article["title"])
-        texts.extend(p for p in article["body"].split("\n\n") if p.strip())
+        texts.extend(p.strip() for p in _PARAGRAPH_SPLIT.split(article["body"]) if p.strip())
     return texts
 
 
-def test_fast_features_give_pyvis_labels_on_sample_articles():
-    checked = 0
-    for text in sample_texts():
-        _, tokens = segment._pyvi().sylabelize(text)
-        if tokens:
-            assert list(segment.labels(tokens)) == pyvi_labels(tokens), text
-            lowered = [t.lower() for t in tokens]
-            assert list(segment.labels(lowered)) == pyvi_labels(lowered), text
-            checked += 1
-    assert checked > 300
+def test_word_spans_are_pyvis_on_the_sample_articles():
+    """Every title and paragraph of the samples, as written and in capitals (labelled in
+    lower case), one batch: the words and offsets pyvi's own labels give."""
+    texts = sample_texts()
+    texts += [t.upper() for t in texts[:500]]
+    assert len(texts) > 3000 and sum(map(is_mostly_upper, texts)) > 450
+    got = word_spans_many(texts)
+    assert sum(map(len, got)) > 30_000
+    for text, spans in zip(texts, got, strict=True):
+        assert spans == pyvi_reference.word_spans(text), text
+    assert [word_spans(t) for t in texts[:50]] == got[:50]  # alone as in a batch
 
 
 @pytest.mark.data
-@pytest.mark.skipif(
-    not (SHARED_DATA / "ud_vtb_wordseg").is_dir(), reason="needs ../shared/data/ud_vtb_wordseg"
-)
-def test_fast_features_give_pyvis_labels_on_the_gold_corpus():
+@pytest.mark.skipif(not VNTC.is_file(), reason="needs ../shared/data/vntc_news")
+def test_word_spans_are_pyvis_on_news_paragraphs():
+    with gzip.open(VNTC, "rt", encoding="utf-8") as stream:
+        texts = []
+        for line in islice(stream, 1_500):
+            body = json.loads(line).get("body") or ""
+            texts += [p.strip() for p in _PARAGRAPH_SPLIT.split(body) if p.strip()]
+    assert len(texts) > 10_000
+    for text, spans in zip(texts, word_spans_many(texts), strict=True):
+        assert spans == pyvi_reference.word_spans(text), text
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not UD.is_dir(), reason="needs ../shared/data/ud_vtb_wordseg")
+def test_word_spans_are_pyvis_on_the_gold_corpus():
     sentences = []
-    for path in sorted((SHARED_DATA / "ud_vtb_wordseg").glob("*.raw.txt")):
+    for path in sorted(UD.glob("*.raw.txt")):
         sentences.extend(line for line in path.read_text(encoding="utf-8").splitlines() if line)
     assert len(sentences) > 3000
-    for sentence in sentences:
-        _, tokens = segment._pyvi().sylabelize(sentence)
-        if tokens:
-            assert list(segment.labels(tokens)) == pyvi_labels(tokens), sentence
+    for sentence, spans in zip(sentences, word_spans_many(sentences), strict=True):
+        assert spans == pyvi_reference.word_spans(sentence), sentence
 
 
-def test_pyvi_leaves_no_model_file_in_a_process_that_is_killed(tmp_path):
-    # A pool worker ended by terminate() exits without running any clean-up.
+def test_segmenting_leaves_no_file_in_a_process_that_is_killed(tmp_path):
+    # A pool worker ended by terminate() exits without running any clean-up; pyvi's own
+    # loader wrote its model to a temporary file.
     script = (
         "import os\n"
         "from indexer.analysis.segment import word_spans\n"

@@ -6,6 +6,8 @@ import pytest
 
 from indexer.search import SearchService
 from indexer.storage import store
+from tests import pyvi_reference
+from tests.conftest import SAMPLES, write_corpus
 
 
 def _jsonl(path, records):
@@ -141,3 +143,56 @@ def test_workers_run_below_normal_priority():
     context = multiprocessing.get_context("spawn")
     with context.Pool(1, initializer=store._start_worker) as pool:
         assert pool.apply(os.nice, (0,)) == min(19, os.nice(0) + store.WORKER_NICENESS)
+
+
+def _contents(index_dir) -> dict:
+    """Everything a search can read: every posting of every field (positions decoded),
+    field lengths, columns and stored fields, document by document."""
+    with store.open_index(index_dir).reader() as reader:
+        postings = []
+        for fieldname, btext, docnum, weight, value in reader.iter_postings():
+            fmt = reader.schema[fieldname].format
+            if fmt.supports("positions"):
+                value = fmt.decode_positions(value)
+            postings.append((fieldname, btext, docnum, weight, value))
+        docs = range(reader.doc_count_all())
+        hashes = reader.column_reader("article_hash")
+        return {
+            "postings": postings,
+            "lengths": [[reader.doc_field_length(d, f) for f in ("text", "word")] for d in docs],
+            "hashes": [hashes[d] for d in docs],
+            "stored": list(reader.all_stored_fields()),
+        }
+
+
+def test_index_holds_what_pyvis_own_segmentation_gives(tmp_path, monkeypatch):
+    """An index built by the product equals one analysed as the indexer did with pyvi's
+    tagger: words from pyvi's own sylabelize, features, model and joining rule, and the
+    syllables that start within each (``tests/pyvi_reference``). The same terms in every
+    field, the same stored fields. Real articles, some in capitals."""
+    corpus = write_corpus(tmp_path / "corpus", real=60)
+    lines = (SAMPLES / "vntc_sample.jsonl").read_text(encoding="utf-8").splitlines()[60:75]
+    capitals = []
+    for line in lines:
+        article = json.loads(line)
+        capitals.append({"id": article["id"] + "-caps", "body": article["body"].upper()})
+    _jsonl(corpus / "capitals.jsonl", capitals)
+
+    summary = store.update_index(tmp_path / "product", [corpus], workers=1)
+    assert summary.failed == 0 and summary.passages > 600
+
+    analysed = []
+
+    def pyvi_analysis(texts):
+        analysed.extend(texts)
+        return [pyvi_reference.analyse_passage(text) for text in texts]
+
+    monkeypatch.setattr(store, "analyse_passages", pyvi_analysis)
+    store.update_index(tmp_path / "pyvi", [corpus], workers=1)
+    assert len(analysed) == summary.passages  # every passage went through pyvi
+
+    product, pyvi = _contents(tmp_path / "product"), _contents(tmp_path / "pyvi")
+    words = [p for p in pyvi["postings"] if p[0] == "word"]
+    assert len(words) > 5_000 and any(p[1].decode().startswith("ủy_ban") for p in words)
+    for part in ("postings", "lengths", "hashes", "stored"):
+        assert product[part] == pyvi[part], part

@@ -67,6 +67,18 @@ def test_mostly_upper():
     assert not is_mostly_upper("Đảng ủy quân sự tỉnh Lạng Sơn, UBND")
 
 
+def _over_70_percent_capitals(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 4 and sum(c.isupper() for c in letters) / len(letters) > 0.7
+
+
+@example("naoDEFGHIJ")  # capitals at 70 % of the letters exactly: not over
+@example("abcDEFGHIJ   ")
+@given(st.text(alphabet=st.sampled_from(list("nhtaNHTAĐđỦủXx 1.Ⓐ\u01c5\t")), max_size=30))
+def test_mostly_upper_is_a_share_of_the_letters(text):
+    assert is_mostly_upper(text) == _over_70_percent_capitals(text)
+
+
 vietnamese = st.text(
     alphabet=st.sampled_from([*list("aăâeêioôơuưyđAĂÂEÊIOÔƠUƯYĐbcghknqt "), "̀", "́", "̉", "̃", "̣"]),
     max_size=40,

@@ -12,20 +12,28 @@ Diacritics are not folded in the index: a query typed without them is expanded t
 accented forms that exist in the index (see ``indexer.ranking.vocabulary``), so an exact query
 keeps its precision and an unaccented one still finds everything.
 
-pyvi is the costly part. ``analyse_passage`` runs it once per passage and returns plain
-lists of terms, which Whoosh indexes as they are; so segmentation can run in worker
-processes and only lists travel to the single index writer.
+Word segmentation is the costly part. ``analyse_passages`` segments many passages at once
+(pyvi's segmentation, batched: ``indexer.analysis.crf``) and returns plain lists of terms,
+which Whoosh indexes as they are; so analysis runs in the indexing workers and the writer
+receives only lists.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from itertools import accumulate
 
 from whoosh.analysis import Filter, Token, Tokenizer
 
-from indexer.analysis.segment import SYLLABLE_RE, syllables, word_spans
+from indexer.analysis.segment import (
+    SYLLABLE_RE,
+    segment_many,
+    syllables,
+    word_ranges,
+    word_spans,
+)
 from indexer.analysis.text import canonical, fold, nfc
 
 # Canonical forms of the few hundred thousand distinct syllables are worth remembering.
@@ -88,7 +96,8 @@ class SyllableTokenizer(Tokenizer):
 
 
 class PyviWordTokenizer(Tokenizer):
-    """pyvi's multi-syllable words, as ``syllable_syllable``."""
+    """pyvi's multi-syllable words, as ``syllable_syllable`` (from ``indexer.analysis.crf``;
+    the class keeps its name, which every index records in its schema)."""
 
     def __call__(
         self,
@@ -137,21 +146,60 @@ def analyse_syllables(text: str) -> list[str]:
 
 
 def analyse_passage(text: str) -> dict[str, list[str]]:
-    """Both indexed views of a passage, computed in one pass over pyvi's output, and its
-    folded syllables (stored for re-ranking).
+    """Both indexed views of a passage and its folded syllables (``analyse_passages``)."""
+    return analyse_passages([text])[0]
 
-    Equal to running each field's analyzer on ``text`` and to ``folded_syllables(text)``
+
+def analyse_passages(texts: Sequence[str]) -> list[dict[str, list[str]]]:
+    """Both indexed views of each passage, and its folded syllables (stored for
+    re-ranking), the passages segmented together: what an indexing worker computes.
+
+    Equal to running each field's analyzer on each text and to ``folded_syllables``
     (a test checks it).
     """
-    text = nfc(text)
-    syls = syllables(text)
-    written = [s.text for s in syls]
+    texts = [nfc(text) for text in texts]
+    return [_views(seg) for seg in segment_many(texts)]
+
+
+class _SyllableCounts(dict):
+    """pyvi token -> how many syllables (``SYLLABLE_RE``) it holds, filled on first sight."""
+
+    limit = 500_000  # distinct tokens; emptied when full
+
+    def __missing__(self, token: str) -> int:
+        if len(self) >= self.limit:
+            self.clear()
+        count = self[token] = len(SYLLABLE_RE.findall(token))
+        return count
+
+
+_COUNTS = _SyllableCounts()
+
+
+def _views(seg) -> dict[str, list[str]]:
+    text = seg.text
+    written = SYLLABLE_RE.findall(text)
     exact = list(map(canonical_syllable, written))
-    starts = [s.start for s in syls]
     words = []
-    for span in word_spans(text):
-        first = bisect_left(starts, span.start)
-        last = bisect_left(starts, span.end)
-        if last - first > 1:
-            words.append("_".join(exact[first:last]))
+    ranges = word_ranges(seg.joins)
+    if ranges:
+        # A word's syllables: those of its tokens. No syllable crosses from one token to
+        # the next (then the tokens' counts add up to the text's), except where a number
+        # runs on from a word ("x_1.5": pyvi's "x_1", ".", "5"; one syllable "1.5").
+        ends = [0, *accumulate(map(_COUNTS.__getitem__, seg.tokens))]
+        if ends[-1] == len(written):
+            spans = [(ends[first], ends[after]) for first, after in ranges]
+        else:
+            spans = _syllable_ranges(text, seg.offsets(), ranges)
+        words = ["_".join(exact[first:last]) for first, last in spans if last - first > 1]
     return {"text": exact, "word": words, "folded": list(map(_FOLDED.__getitem__, written))}
+
+
+def _syllable_ranges(text, offsets, ranges) -> list[tuple[int, int]]:
+    """The syllables of each word, by offsets: those that start within it."""
+    starts = [m.start() for m in SYLLABLE_RE.finditer(text)]
+    out = []
+    for first, after in ranges:
+        low = bisect_left(starts, offsets[first][0])
+        out.append((low, bisect_left(starts, offsets[after - 1][1], low)))
+    return out

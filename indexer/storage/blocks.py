@@ -20,8 +20,10 @@ A reader then takes ids and weights with ``numpy.frombuffer``.
 
 from __future__ import annotations
 
+import sys
 import zlib
 from array import array
+from itertools import pairwise
 
 import numpy as np
 
@@ -29,6 +31,8 @@ _ID_TYPES = {ord("H"): np.dtype("<u2"), ord("I"): np.dtype("<u4")}
 SQUEEZE_FROM = 64  # bytes; a shorter part is stored as it is
 PACKED_VALUES = "p"  # values compressed: ("p", zlib data)
 PROTOCOL = 3  # pickle protocol of a block and of its header
+SMALL = 48  # postings: fewer are packed in Python, which is then faster than numpy
+_BIG_ENDIAN = sys.byteorder == "big"
 
 
 def squeeze(tag: bytes, data: bytes, level: int) -> bytes:
@@ -52,6 +56,15 @@ def unsqueeze(packed: bytes) -> tuple[int, bytes]:
 def pack_ids(ids, level: int = 0) -> bytes:
     """Increasing document numbers as a string of deltas, 2 bytes each when they fit,
     compressed at zlib ``level`` (0: not)."""
+    if len(ids) <= SMALL:
+        deltas = array("l", ids)
+        for i in range(len(deltas) - 1, 0, -1):
+            deltas[i] -= deltas[i - 1]
+        tag = b"H" if max(deltas, default=0) < 1 << 16 else b"I"
+        packed = array(tag.decode(), deltas)
+        if _BIG_ENDIAN:
+            packed.byteswap()
+        return squeeze(tag, packed.tobytes(), level)
     deltas = np.diff(np.asarray(ids, dtype=np.int64), prepend=0)
     if int(deltas.max(initial=0)) < 1 << 16:
         return squeeze(b"H", deltas.astype("<u2").tobytes(), level)
@@ -71,6 +84,10 @@ def pack_weights(weights, level: int = 0) -> bytes | float | tuple | None:
         return None
     if all(w == weights[0] for w in weights):
         return weights[0]
+    if len(weights) <= SMALL:
+        if all(w.is_integer() and 0 <= w < 256 for w in weights):  # term counts
+            return squeeze(b"B", bytes(map(int, weights)), level)
+        return tuple(weights)
     found = np.asarray(weights, dtype=np.float64)
     small = found.astype(np.uint8)
     if np.array_equal(small, found):  # term counts, each under 256
@@ -94,12 +111,51 @@ def block_weights(stored, count: int) -> np.ndarray:
     return np.fromiter(stored, dtype=np.float64, count=len(stored))
 
 
-def pack(values: list[bytes]) -> bytes:
+class ValueRun:
+    """The values of consecutive postings end to end, with their lengths: a list of byte
+    strings without the list (``indexer.storage.term_formats.encode_values`` makes them
+    for a whole field at once). Slicing gives the run of the postings sliced."""
+
+    __slots__ = ("_ends", "data", "lengths")
+
+    def __init__(self, lengths: np.ndarray, data, ends: np.ndarray | None = None) -> None:
+        self.lengths = lengths  # uint32, one per posting
+        self.data = data  # bytes-like: the values end to end
+        if ends is None:
+            ends = np.zeros(len(lengths) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=ends[1:])
+        self._ends = ends  # byte offset of each posting's value, and of the end
+
+    @classmethod
+    def of(cls, values: list[bytes]) -> ValueRun:
+        """A run of the values of a list."""
+        return cls(np.fromiter(map(len, values), np.uint32, len(values)), b"".join(values))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, part: slice) -> ValueRun:
+        start, stop, _ = part.indices(len(self.lengths))
+        ends = self._ends[start : stop + 1]
+        return ValueRun(self.lengths[start:stop], self.data, ends)
+
+    def joined(self) -> bytes:
+        """``b"".join`` of the values."""
+        return bytes(self.data[self._ends[0] : self._ends[-1]])
+
+    def tolist(self) -> list[bytes]:
+        data, ends = self.data, self._ends.tolist()
+        return [bytes(data[a:b]) for a, b in pairwise(ends)]
+
+
+def pack(values: list[bytes] | ValueRun) -> bytes:
     """Values of varying length as one string: their lengths (4 bytes each), then them."""
+    if isinstance(values, ValueRun):
+        return values.lengths.astype(np.uint32).tobytes() + values.joined()
     return array("I", map(len, values)).tobytes() + b"".join(values)
 
 
-def pack_values(values: list[bytes], level: int = 0) -> bytes | tuple[str, bytes]:
+def pack_values(values: list[bytes] | ValueRun, level: int = 0) -> bytes | tuple[str, bytes]:
     """``pack``, compressed at zlib ``level`` as ``("p", data)`` when long enough."""
     packed = pack(values)
     if level and len(packed) >= SQUEEZE_FROM:

@@ -11,7 +11,9 @@ classes, and Whoosh's own are left as they are.
   ``indexer.storage.codec.PassageCodec(blocklimit, compression, inlinelimit)``, its name is
   the record of the layout: keep the class importable under that name for as long as
   indexes written with it are to be opened.
-- ``PassagePostingsWriter`` / ``PassageLeafMatcher``: blocks in the compact layout.
+- ``PassagePostingsWriter`` / ``PassageLeafMatcher``: blocks in the compact layout;
+  ``PassageFieldWriter`` also takes a term's whole posting list at once and writes it a
+  block at a time (Whoosh adds a posting at a time: most of a worker's flush).
 - ``PassageTermsReader``: the term table and the postings read with ``os.pread`` (a
   segment's files never change once written), each posting list read at once.
 - ``PassagePerDocReader``: field lengths decoded once per segment into an array (Whoosh
@@ -38,6 +40,14 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from indexer.storage import blocks
 
 _BLOCK_SIZE = struct.Struct("!i")  # a block's length; negative for the last block
+
+
+class FieldLengths:
+    """Every document's length in one field (0: none), as a numpy array and a list."""
+
+    def __init__(self, lengths: np.ndarray) -> None:
+        self.as_array = lengths
+        self.as_list = lengths.tolist()
 
 
 class PreadFile(StructFile):
@@ -102,6 +112,9 @@ class PassageCodec(whoosh3.W3Codec):
     def per_document_reader(self, storage, segment):
         return PassagePerDocReader(storage, segment)
 
+    def field_writer(self, storage, segment):
+        return PassageFieldWriter(self, storage, segment)
+
     def terms_reader(self, storage, segment):
         tiname = segment.make_filename(self.TERMS_EXT)
         tilen = storage.file_length(tiname)
@@ -110,8 +123,83 @@ class PassageCodec(whoosh3.W3Codec):
         return PassageTermsReader(self, tifile, tilen, postfile)
 
 
+class PassageFieldWriter(whoosh3.W3FieldWriter):
+    """Whoosh's term table and posting file writer, which also takes whole lists."""
+
+    def add_term_lists(self, schema, lengths, lists) -> None:
+        """Write ``(fieldname, btext, ids, weights, values)`` lists, in Whoosh's order of
+        fields and terms (``TermGroupedPool.term_lists``): the same files as Whoosh's
+        ``add_postings`` over the same postings. ``lengths`` is the segment's
+        ``PassagePerDocReader``, whose field lengths go into each block's statistics."""
+        lastfn = None
+        field_lengths = None
+        for fieldname, btext, ids, weights, values in lists:
+            if fieldname != lastfn:
+                if lastfn is not None:
+                    self.finish_field()
+                self.start_field(fieldname, schema[fieldname])
+                found = lengths.length_array(fieldname) if lengths else None
+                field_lengths = None if found is None else FieldLengths(found)
+                lastfn = fieldname
+            self.start_term(btext)
+            self._postwriter.add_list(ids, weights, values, field_lengths)
+            self.finish_term()
+        if lastfn is not None:
+            self.finish_field()
+
+
 class PassagePostingsWriter(whoosh3.W3PostingsWriter):
     """Writes each block in the compact layout (``indexer.storage.blocks``)."""
+
+    def add_list(self, ids, weights, values, lengths: FieldLengths | None) -> None:
+        """A term's postings, in document order, at once: the blocks and statistics of
+        as many ``add_posting`` calls. ``ids`` and ``weights`` are arrays (``array`` or
+        numpy), ``values`` a list of byte strings or a ``blocks.ValueRun``, ``lengths``
+        the documents' lengths in the field (or None). Blocks are cut as Whoosh cuts
+        them; the last stays buffered for ``finish_postings``."""
+        limit = self._blocklimit
+        count = len(ids)
+        if count < self._inlinelimit and isinstance(values, blocks.ValueRun):
+            values = values.tolist()  # inlined in the term table: kept as a list
+        for at in range(0, count, limit):
+            if at:
+                self._write_block()
+            whole = count <= limit
+            block_values = values if whole else values[at : at + limit]
+            if isinstance(block_values, list):
+                block_values = [v for v in block_values if v]  # add_posting skips b""
+            self._values = block_values
+            block_ids = ids if whole else ids[at : at + limit]
+            block_weights = weights if whole else weights[at : at + limit]
+            if len(block_ids) <= blocks.SMALL:  # numpy would cost more than it saves
+                self._small_block(block_ids.tolist(), block_weights.tolist(), lengths)
+            else:
+                self._large_block(block_ids, block_weights, lengths)
+
+    def _small_block(self, ids: list[int], weights: list[float], lengths) -> None:
+        self._ids = array("I", ids)
+        self._weights = array("f", weights)
+        # add_posting keeps a weight only if greater than the one before, from 0.
+        self._maxweight = max(0, max(weights))
+        if lengths is not None:
+            found = [n for n in map(lengths.as_list.__getitem__, ids) if n]  # zero: skipped
+            if found:
+                self._minlength = min(found)
+                self._maxlength = max(found)
+
+    def _large_block(self, ids, weights, lengths) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        weights = np.asarray(weights, dtype=np.float64)
+        self._ids = array("I", ids.astype(np.uint32).tobytes())
+        self._weights = array("f", weights.astype(np.float32).tobytes())
+        top = float(weights.max())
+        self._maxweight = top if top > 0 else 0
+        if lengths is not None:
+            found = lengths.as_array[ids]
+            found = found[found > 0]
+            if len(found):
+                self._minlength = int(found.min())
+                self._maxlength = int(found.max())
 
     def _write_block(self, last=False):
         # Whoosh's own, but for the parts: with positions (values of varying length) each
@@ -159,6 +247,8 @@ class PassagePostingsWriter(whoosh3.W3PostingsWriter):
     def _packed_values(self, variable: bool, level: int):
         if variable:
             return blocks.pack_values(self._values, level)
+        if isinstance(self._values, blocks.ValueRun):  # as _mini_values joins a list
+            return self._values.joined() if self._format.fixed_value_size() else None
         return self._mini_values()  # none, or all of one size: as Whoosh writes them
 
 

@@ -2,7 +2,8 @@
 
 One writer per index, and every core busy: this process reads the articles, skips those
 whose content hash is already indexed and holds the write lock for the whole run; worker
-processes segment the rest with pyvi and each writes a new Whoosh segment of its own.
+processes analyse the rest (pyvi's word segmentation, many passages at a time) and each
+writes a new Whoosh segment of its own.
 After each round of work this process commits the round's segments together with the
 deletion of the articles they replace, so a crash loses at most one round and readers
 never see an article twice or half-replaced.
@@ -25,13 +26,13 @@ from whoosh.index import FileIndex
 from whoosh.reading import SegmentReader
 from whoosh.writing import MERGE_SMALL, NO_MERGE, SegmentWriter
 
-from indexer.analysis.analyzers import analyse_passage, analyse_syllables
+from indexer.analysis.analyzers import analyse_passage, analyse_passages, analyse_syllables
 from indexer.analysis.text import fold
 from indexer.corpus.articles import Article, ReadError, read_paths
 from indexer.storage import vocabulary_files
 from indexer.storage.codec import PassageCodec
-from indexer.storage.posting_pool import TermGroupedPool
 from indexer.storage.schema import ARTICLE_FIELDS, FILTER_FIELDS, SCHEMA_VERSION, build_schema
+from indexer.storage.worker_writer import TEMP_PREFIX, WorkerWriter
 
 INDEX_NAME = "passages"
 DEFAULT_INDEX_DIR = "index_data"
@@ -39,7 +40,6 @@ DEFAULT_INDEX_DIR = "index_data"
 # segment per worker, read on every search for a term not yet cached (the whole news
 # corpus: 16 segments at 50,000, 8 at 100,000, for ~170 MB more memory per worker).
 BATCH_PASSAGES = 100_000
-WORKER_TEMP_PREFIX = "worker-"
 # Indexer workers run at the lowest priority: an indexer started by a scheduler beside a
 # running server slows down instead of making searches time out. Alone, it is as fast.
 # At nice 10 the server under load (benchmarks/load.py) still lost 6-14 % of its
@@ -55,6 +55,9 @@ MAX_SEGMENTS = 64  # more, and a commit merges the small ones (slow: avoid it)
 # 100,000 passages is 25 blocks instead of 782. Each segment records its codec, and with
 # it this size; any reader reads any size.
 BLOCK_POSTINGS = 4096
+# Passages analysed together (whole articles, about this many): the segmenter labels a
+# batch with a few numpy operations, whatever its size (indexer.analysis.crf).
+ANALYSIS_PASSAGES = 2_000
 
 
 class IndexUnavailable(Exception):
@@ -150,40 +153,77 @@ def indexed_hashes(ix: FileIndex) -> dict[str, str]:
     return hashes
 
 
-def passage_documents(article: Article, digest: str) -> Iterator[dict]:
-    """The index documents of one article, analysed (this is what workers compute)."""
-    title_terms = analyse_syllables(article.title)
-    paragraphs = article.paragraphs
-    if not paragraphs:  # a title alone is still findable
-        paragraphs = ((article.title, "title"),)
-    else:
-        paragraphs = tuple((p.text, p.kind) for p in paragraphs)
-    for number, (text, kind) in enumerate(paragraphs):
-        views = analyse_passage(text)
-        doc = {
-            "article_id": article.id,
-            "paragraph": number,
-            "kind": kind,
-            "title": title_terms,
-            "_stored_title": article.title,
-            "text": views["text"],
-            "_stored_text": text,
-            "word": views["word"],
-            "folded": " ".join(views["folded"]),
-        }
-        if number == 0:
-            doc["article_hash"] = f"{article.id} {digest}".encode()
-            for name in ARTICLE_FIELDS:
-                value = getattr(article, name)
-                if value:
-                    doc[name] = value
-        elif article.date:
-            doc["date"], doc["_stored_date"] = article.date, None  # indexed, not stored
-        for name in FILTER_FIELDS:
-            value = getattr(article, name)
-            if value:
-                doc[f"{name}_key"] = fold(value)
-        yield doc
+def passage_documents(article: Article, digest: str) -> list[dict]:
+    """The index documents of one article, analysed."""
+    ((_, documents),) = article_documents([(article, digest)])
+    return documents
+
+
+def article_documents(
+    jobs: Iterable[tuple[Article, str]],
+) -> Iterator[tuple[Article, list[dict]]]:
+    """Each (article, content hash) with its index documents, the passages of about
+    ``ANALYSIS_PASSAGES`` at a time analysed together: what workers compute."""
+    jobs = iter(jobs)
+    while True:
+        group = []
+        size = 0
+        for article, digest in jobs:
+            group.append((article, digest, _passages(article)))
+            size += len(group[-1][2])
+            if size >= ANALYSIS_PASSAGES:
+                break
+        if not group:
+            return
+        views = iter(analyse_passages([text for *_, passages in group for text, _ in passages]))
+        for article, digest, passages in group:
+            title = analyse_syllables(article.title)
+            first, rest = _metadata(article, digest)
+            documents = []
+            for number, (text, kind) in enumerate(passages):
+                view = next(views)
+                doc = {
+                    "article_id": article.id,
+                    "paragraph": number,
+                    "kind": kind,
+                    "title": title,
+                    "_stored_title": article.title,
+                    "text": view["text"],
+                    "_stored_text": text,
+                    "word": view["word"],
+                    "folded": " ".join(view["folded"]),
+                }
+                doc.update(rest if number else first)
+                documents.append(doc)
+            yield article, documents
+
+
+def _passages(article: Article) -> tuple[tuple[str, str], ...]:
+    """(text, kind) of each passage; an article without paragraphs is its title alone,
+    which is then still findable."""
+    if not article.paragraphs:
+        return ((article.title, "title"),)
+    return tuple((p.text, p.kind) for p in article.paragraphs)
+
+
+def _metadata(article: Article, digest: str) -> tuple[dict, dict]:
+    """The fields of an article's first passage and of the others beside their text:
+    the hash and the metadata are stored with the first only, the date is indexed in
+    every passage, and so are the filter keys."""
+    keys = {}
+    for name in FILTER_FIELDS:
+        value = getattr(article, name)
+        if value:
+            keys[f"{name}_key"] = fold(value)
+    first = {"article_hash": f"{article.id} {digest}".encode(), **keys}
+    for name in ARTICLE_FIELDS:
+        value = getattr(article, name)
+        if value:
+            first[name] = value
+    rest = dict(keys)
+    if article.date:
+        rest["date"], rest["_stored_date"] = article.date, None  # indexed, not stored
+    return first, rest
 
 
 def _codec() -> PassageCodec:
@@ -197,37 +237,21 @@ def _segment_writer(ix: FileIndex) -> SegmentWriter:
     return SegmentWriter(ix, _lk=False, compound=COMPOUND, codec=_codec())
 
 
-class WorkerWriter(SegmentWriter):
-    """A writer of a new segment, without the lock, its postings grouped in memory
-    (``TermGroupedPool``).
-
-    Whoosh 2.7.4 puts every writer's temporary files in one folder named after the index
-    and deletes the folder when a writer finishes: parallel writers would delete each
-    other's. This writer's folder is named after its segment (and does not start with
-    the index name, which Whoosh would take for a segment file).
-    """
-
-    def __init__(self, ix: FileIndex) -> None:
-        super().__init__(ix, _lk=False, compound=COMPOUND, codec=_codec())
-        name = f"{WORKER_TEMP_PREFIX}{self.newsegment.segment_id()}.tmp"
-        self._tempstorage = ix.storage.temp_storage(name)
-        self.pool = TermGroupedPool()
-
-
 def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment | None, list]:
     """Analyse a share of a round's articles and write them as a new segment of their own.
 
-    Runs in a worker: pyvi and Whoosh's writing, both pure Python, then use every core.
-    The segment stays invisible until the parent lists it in a commit.
+    Runs in a worker: analysis and Whoosh's writing, mostly Python, then use every core.
+    The segment stays invisible until the parent lists it in a commit. The share's list
+    is emptied as its articles are analysed: their text then lives in the segment being
+    written, not twice.
     """
     index_dir, batch = job
     ix = whoosh_index.open_dir(index_dir, indexname=INDEX_NAME)
-    writer = WorkerWriter(ix)
+    writer = WorkerWriter(ix, _codec(), COMPOUND)
     counts = []
     try:
         folded = "folded" in ix.schema  # not in an index built before the field
-        for article, digest in batch:
-            documents = list(passage_documents(article, digest))
+        for article, documents in article_documents(_drained(batch)):
             for doc in documents:
                 if not folded:
                     del doc["folded"]
@@ -246,8 +270,15 @@ def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment 
         raise
 
 
+def _drained(items: list) -> Iterator:
+    """The items of a list in order, each removed from it as it is taken."""
+    items.reverse()
+    while items:
+        yield items.pop()
+
+
 def _start_worker() -> None:
-    """Yield the CPU to a server on the same machine, then load pyvi's model once."""
+    """Yield the CPU to a server on the same machine, then load the segmenter once."""
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)
     analyse_passage("khởi động")
@@ -373,14 +404,22 @@ def index_articles(
     path = str(Path(index_dir))
     try:
         with _write_lock(ix, wait):
-            for leftover in Path(index_dir).glob(f"{WORKER_TEMP_PREFIX}*.tmp"):
+            for leftover in Path(index_dir).glob(f"{TEMP_PREFIX}*.tmp"):
                 shutil.rmtree(leftover, ignore_errors=True)  # from a killed run
-            for round_ in _rounds(jobs(), workers, batch_passages):
+            rounds = _rounds(jobs(), workers, batch_passages)
+            round_ = next(rounds, None)
+            while round_ is not None:
                 shares = [(path, share) for share in round_]
                 if pool is not None:
-                    results = pool.map(_write_segment, shares, chunksize=1)
+                    pending = pool.map_async(_write_segment, shares, chunksize=1)
+                    # Read the next round while the workers analyse and write this one:
+                    # otherwise both cores wait for this process at every round.
+                    del shares, round_
+                    round_ = next(rounds, None)
+                    results = pending.get()
                 else:
                     results = [_write_segment(share) for share in shares]
+                    round_ = next(rounds, None)
                 replaced = []
                 for _, counts in results:
                     for article_id, passages in counts:

@@ -22,8 +22,11 @@ from collections import Counter
 from collections.abc import Iterator
 from functools import lru_cache
 
+import numpy as np
 from whoosh.formats import Frequency, Positions
 from whoosh.system import pack_uint
+
+from indexer.storage.blocks import ValueRun
 
 COMPACT = 1  # first byte of a compact positions value; Whoosh's starts with 0 (its count)
 _MARK = bytes((COMPACT,))
@@ -104,3 +107,28 @@ class TermFrequency(Frequency):
             (term, count, float(count) * boost, _pack_count(count))
             for term, count in Counter(value).items()
         )
+
+
+def encode_values(fmt, counts: np.ndarray, positions: np.ndarray | None) -> ValueRun:
+    """The values of many postings at once, as ``fmt.word_values`` encodes each:
+    ``counts[i]`` is posting i's frequency and, for ``TermPositions``, ``positions`` its
+    positions, posting after posting, each posting's in increasing order."""
+    if isinstance(fmt, TermPositions):
+        if positions is None or len(positions) != int(counts.sum()):
+            raise ValueError("positions: one per occurrence")
+        if len(positions) and int(positions.max()) >= 1 << 16:  # some in Whoosh's encoding
+            ends = np.cumsum(counts).tolist()
+            places = positions.tolist()
+            values, start = [], 0
+            for end in ends:
+                values.append(encode_positions(places[start:end]))
+                start = end
+            return ValueRun.of(values)
+        # A marker byte, then two bytes (little-endian) for each position.
+        firsts = np.zeros(len(counts), dtype=np.int64)
+        np.cumsum(counts[:-1], out=firsts[1:])
+        data = np.insert(positions.astype("<u2").view(np.uint8), 2 * firsts, COMPACT)
+        return ValueRun((1 + 2 * counts).astype(np.uint32), data)
+    if isinstance(fmt, TermFrequency):
+        return ValueRun(np.full(len(counts), 4, dtype=np.uint32), counts.astype(">u4").tobytes())
+    raise TypeError(f"no encoding of many values for {type(fmt).__name__}")
