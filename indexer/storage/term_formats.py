@@ -1,13 +1,14 @@
 """Whoosh posting formats that index a ready list of terms without making tokens.
 
-Passages reach the index already analysed (``indexer.analysis.analyzers.analyse_passage``), as
-lists of terms. Whoosh still turns such a list into one ``Token`` per term and encodes
+Passages reach the index already analysed (``indexer.analysis.analyzers.analyse_passages``),
+as lists of terms. Whoosh still turns such a list into one ``Token`` per term and encodes
 every posting value anew: on real passages about 120 µs for the text field's positions
-and 20 µs for the word field's counts, of the ~1.4 ms a worker spends on a passage
-(these formats: 40 and 8 µs). They count the list directly and reuse the value strings
-that repeat (one position, a small count); what they return is exactly what Whoosh's own
-formats return (a test compares them). Text that is not a list goes through Whoosh's code
-as before.
+and 20 µs for the word field's counts (these formats: 40 and 8 µs). They count the list
+directly and reuse the value strings that repeat (one position, a small count); what
+they return is exactly what Whoosh's own formats return (a test compares them). Text
+that is not a list goes through Whoosh's code as before. An indexing worker does not
+even call them: its pool makes the postings of all its passages' lists at once, their
+values with ``encode_values``, the same bytes.
 
 Positions are written compactly: a marker byte, then each position in two bytes, instead
 of Whoosh's count and pickled list of deltas (13 bytes for one position). Values in
