@@ -21,7 +21,7 @@ receives only lists.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from itertools import accumulate
 
@@ -65,6 +65,33 @@ def folded_syllables(text: str) -> list[str]:
     return list(map(_FOLDED.__getitem__, SYLLABLE_RE.findall(nfc(text))))
 
 
+def _tokens(
+    pieces: Iterable[tuple[str, int, int]],
+    positions: bool,
+    chars: bool,
+    keeporiginal: bool,
+    removestops: bool,
+    start_pos: int,
+    start_char: int,
+    mode: str,
+    **kwargs,
+) -> Iterator[Token]:
+    """Whoosh's token protocol over (text, start, end) pieces: one ``Token`` reused."""
+    token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+    for pos, (text, start, end) in enumerate(pieces):
+        token.text = text
+        token.boost = 1.0
+        token.stopped = False
+        if keeporiginal:
+            token.original = text
+        if positions:
+            token.pos = start_pos + pos
+        if chars:
+            token.startchar = start_char + start
+            token.endchar = start_char + end
+        yield token
+
+
 class SyllableTokenizer(Tokenizer):
     """Splits text into syllables, numbers and foreign words, keeping offsets."""
 
@@ -80,19 +107,18 @@ class SyllableTokenizer(Tokenizer):
         mode: str = "",
         **kwargs,
     ) -> Iterator[Token]:
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        for pos, match in enumerate(SYLLABLE_RE.finditer(nfc(value))):
-            token.text = match.group()
-            token.boost = 1.0
-            token.stopped = False
-            if keeporiginal:
-                token.original = token.text
-            if positions:
-                token.pos = start_pos + pos
-            if chars:
-                token.startchar = start_char + match.start()
-                token.endchar = start_char + match.end()
-            yield token
+        pieces = ((m.group(), m.start(), m.end()) for m in SYLLABLE_RE.finditer(nfc(value)))
+        return _tokens(
+            pieces,
+            positions,
+            chars,
+            keeporiginal,
+            removestops,
+            start_pos,
+            start_char,
+            mode,
+            **kwargs,
+        )
 
 
 class PyviWordTokenizer(Tokenizer):
@@ -104,23 +130,28 @@ class PyviWordTokenizer(Tokenizer):
         value: str,
         positions: bool = False,
         chars: bool = False,
+        keeporiginal: bool = False,
         removestops: bool = True,
         start_pos: int = 0,
         start_char: int = 0,
         mode: str = "",
         **kwargs,
     ) -> Iterator[Token]:
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        for pos, span in enumerate(word_spans(nfc(value))):
-            token.text = "_".join(s.text for s in syllables(span.text))
-            token.boost = 1.0
-            token.stopped = False
-            if positions:
-                token.pos = start_pos + pos
-            if chars:
-                token.startchar = start_char + span.start
-                token.endchar = start_char + span.end
-            yield token
+        pieces = (
+            ("_".join(s.text for s in syllables(span.text)), span.start, span.end)
+            for span in word_spans(nfc(value))
+        )
+        return _tokens(
+            pieces,
+            positions,
+            chars,
+            keeporiginal,
+            removestops,
+            start_pos,
+            start_char,
+            mode,
+            **kwargs,
+        )
 
 
 class CanonicalFilter(Filter):
