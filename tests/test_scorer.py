@@ -10,7 +10,7 @@ from whoosh import collectors
 
 from indexer.analysis.text import fold
 from indexer.ranking import scorer
-from indexer.ranking.postings import PostingsCache
+from indexer.ranking.postings import PostingsCache, TermScores, state
 from indexer.ranking.syntax import parse
 from indexer.search import Filters, SearchService
 from indexer.search.live_index import WEIGHTING
@@ -133,6 +133,38 @@ def test_cache_stays_within_its_budget(service):
     for text in QUERIES:
         scorer.search(searcher, planner.plan(parse(text)).query, WEIGHTING, cache, 10)
         assert cache._bytes <= 2_000 or len(cache._items) == 1
+
+
+def test_term_scores_are_kept_within_their_budget_least_recently_used_out():
+    kept = TermScores(max_bytes=3 * 800)
+    for name in "abc":
+        kept.put((name,), np.full(100, 1.0))  # 800 bytes each
+    assert kept.get(("a",)) is not None  # "a" used: "b" is now the oldest
+    kept.put(("d",), np.full(100, 2.0))
+    assert kept.get(("b",)) is None
+    assert [kept.get((n,)) is not None for n in "acd"] == [True, True, True]
+    kept.put(("huge",), np.zeros(1000))  # larger than the whole budget: not kept
+    assert kept.get(("huge",)) is None and kept.get(("a",)) is not None
+
+
+def test_kept_term_scores_are_the_scores_computed_afresh(service):
+    """A query scored from kept whole-list scores (and parts of them, over given
+    documents) gives what scoring from the postings gives."""
+    searcher = service.index.searcher()
+    planner = service.index.planner(searcher, service.abbreviations)
+    reader_state = state(searcher.reader())
+    kept = reader_state.term_scores
+    try:
+        for text in QUERIES:
+            query = planner.plan(parse(text)).query
+            reader_state.term_scores = kept
+            first = scorer.search(searcher, query, WEIGHTING, service.index.postings, 20)
+            again = scorer.search(searcher, query, WEIGHTING, service.index.postings, 20)
+            reader_state.term_scores = TermScores(0)  # nothing kept
+            fresh = scorer.search(searcher, query, WEIGHTING, service.index.postings, 20)
+            assert first.top_n == again.top_n == fresh.top_n and first.total == fresh.total
+    finally:
+        reader_state.term_scores = kept
 
 
 def _subqueries(q):

@@ -27,6 +27,7 @@ from indexer.storage.term_formats import COMPACT, decode_positions
 
 POSITION_BITS = 24  # a passage has far fewer syllables than 2**24
 CACHE_BYTES = int(os.environ.get("VNSEARCH_POSTINGS_CACHE_MB", "256")) * 1_000_000
+SCORES_CACHE_BYTES = int(os.environ.get("VNSEARCH_SCORES_CACHE_MB", "128")) * 1_000_000
 
 _EMPTY_IDS = np.zeros(0, dtype=np.int32)
 _EMPTY_WEIGHTS = np.zeros(0, dtype=np.float64)
@@ -99,6 +100,36 @@ def _matcher(reader, fieldname: str, btext: bytes):
 _UNSET: Any = object()
 
 
+class TermScores:
+    """A reader's BM25 scores of whole posting lists, per (field, term, k1, b), least
+    recently used out past ``max_bytes``: they depend only on the reader's statistics,
+    and the common syllables of most queries would otherwise be scored again each time."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> np.ndarray | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple, scores: np.ndarray) -> None:
+        if scores.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = scores
+            self._bytes += scores.nbytes
+            while self._bytes > self.max_bytes:
+                self._bytes -= self._items.popitem(last=False)[1].nbytes
+
+
 @dataclass(eq=False)
 class ReaderState:
     """What the search keeps about one Whoosh reader (a segment's, or the whole index's)
@@ -111,6 +142,7 @@ class ReaderState:
     deleted: np.ndarray | None = None  # a segment's deleted documents
     all_deleted: np.ndarray | None = _UNSET
     norms: dict[str, tuple] = field(default_factory=dict)  # ``scorer._Index._norms``
+    term_scores: TermScores = field(default_factory=lambda: TermScores(SCORES_CACHE_BYTES))
 
 
 # id(reader) -> (a weak reference to the reader, its state). Looked up on every posting
