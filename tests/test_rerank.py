@@ -105,6 +105,39 @@ def test_feedback_favours_the_passage_like_the_other_good_ones():
     assert got[0] > got[3] and got[3] == 0.0
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from([*WEIGHTS, "lu", "vo", "de", "ca"]), max_size=12),
+        min_size=1,
+        max_size=14,
+    )
+)
+def test_feedback_is_the_cosine_with_the_mean_of_the_other_best_passages(passages):
+    """Both feedback features, computed as defined: IDF-weighted sets of syllables, unit
+    length, each passage against the mean of the best ten other than itself."""
+    query = ["song", "hong"]
+    got_all = feature("feedback", query, *passages)
+    got_new = feature("feedback_new", query, *passages)
+
+    def unit(syls, skip=()):
+        vector = {s: WEIGHTS.get(s, 0.5) for s in syls}
+        norm = sum(w * w for w in vector.values()) ** 0.5 or 1.0
+        return {s: w / norm for s, w in vector.items() if s not in skip}
+
+    best = range(min(10, len(passages)))
+    for i, syls in enumerate(passages):
+        others = [j for j in best if j != i] or [None]
+        for got, skip in ((got_all, ()), (got_new, set(query))):
+            mine = unit(syls, skip)
+            want = sum(
+                sum(w * unit(passages[j]).get(s, 0.0) for s, w in mine.items())
+                for j in others
+                if j is not None
+            ) / len(others)
+            assert got[i] == pytest.approx(want, abs=1e-12)
+
+
 def test_passage_with_the_query_in_one_sentence_ranks_first(tmp_path):
     """Same syllables, same counts, same length: only their closeness differs."""
     parts = ["Sông Hồng chảy qua", "thủ đô Hà Nội", "rồi đổ ra biển Đông."]

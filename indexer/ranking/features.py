@@ -221,29 +221,28 @@ def _feedback(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each passage's similarity to the mean of the best ``FEEDBACK_DOCUMENTS`` others:
     cosine over the passages' distinct syllables weighted by IDF, over all syllables and
-    over those not in the query."""
-    columns: dict[str, int] = {}
-    rows, cols = [], []
-    for i, syls in enumerate(passages):
-        for s in dict.fromkeys(syls):
-            rows.append(i)
-            cols.append(columns.setdefault(s, len(columns)))
-    vectors = np.zeros((len(passages), len(columns)))
-    weights = np.array([idf(s) for s in columns])
-    vectors[rows, cols] = weights[cols] if cols else 0.0
-    norms = np.linalg.norm(vectors, axis=1)
-    vectors /= np.where(norms > 0, norms, 1.0)[:, None]
-    new = np.ones(len(columns))
-    for s, j in columns.items():
-        if s in query:
-            new[j] = 0.0
-    m = min(FEEDBACK_DOCUMENTS, len(passages))
-    centroid = vectors[:m].sum(axis=0)
-    own = np.arange(len(passages)) < m
-    others = np.where(own, m - 1, m).astype(float)
+    over those not in the query. Computed over the (passage, syllable) pairs present, a
+    few thousand, not over a matrix of every passage by every syllable."""
+    n = len(passages)
+    distinct = [list(dict.fromkeys(syls)) for syls in passages]
+    pairs = list(itertools.chain.from_iterable(distinct))
+    if not pairs:
+        return np.zeros(n), np.zeros(n)
+    columns = {s: j for j, s in enumerate(dict.fromkeys(pairs))}
+    row = np.repeat(np.arange(n), [len(d) for d in distinct])
+    col = np.fromiter(map(columns.__getitem__, pairs), dtype=np.intp, count=len(pairs))
+    weight = np.fromiter(map(idf, columns), dtype=float, count=len(columns))[col]
+    norm = np.sqrt(np.bincount(row, weight * weight, minlength=n))
+    value = weight / np.where(norm > 0, norm, 1.0)[row]
+    new = np.array([s not in query for s in columns])[col]
+    m = min(FEEDBACK_DOCUMENTS, n)
+    own = row < m
+    centroid = np.bincount(col[own], value[own], minlength=len(columns))[col]
+    others = np.where(np.arange(n) < m, m - 1, m).astype(float)
     others[others == 0] = 1.0
-    own_all = np.where(own, (vectors * vectors).sum(axis=1), 0.0)
-    own_new = np.where(own, (vectors * vectors * new).sum(axis=1), 0.0)
-    every = (vectors @ centroid - own_all) / others
-    novel = (vectors @ (centroid * new) - own_new) / others
-    return every, novel
+    # A passage among the best is compared with the others: its own part of the centroid
+    # (its squared values) is taken out.
+    every = value * np.where(own, centroid - value, centroid)
+    novel = np.where(new, every, 0.0)
+    every_sum = np.bincount(row, every, minlength=n)
+    return every_sum / others, np.bincount(row, novel, minlength=n) / others

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from whoosh import query as wq
 
@@ -103,6 +103,7 @@ class QueryPlanner:
     doc_frequency: Callable[[str, str], int]
     doc_count: int
     abbreviations: Abbreviations | None = None
+    _idfs: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     def _idf(self, df: int) -> float:
         return math.log(self.doc_count / (df + 1)) + 1  # Whoosh's own formula
@@ -329,9 +330,16 @@ class QueryPlanner:
         return query
 
     def idf(self, folded: str) -> float:
-        """The IDF of a folded syllable over all its forms (0 when the index lacks it)."""
-        df = self.vocabulary.folded_frequency("text", folded)
-        return self._idf(df) if df else 0.0
+        """The IDF of a folded syllable over all its forms (0 when the index lacks it).
+        Kept: re-ranking asks it of every syllable of fifty passages on every query."""
+        found = self._idfs.get(folded)
+        if found is None:
+            df = self.vocabulary.folded_frequency("text", folded)
+            found = self._idf(df) if df else 0.0
+            if len(self._idfs) > 500_000:
+                self._idfs.clear()
+            self._idfs[folded] = found
+        return found
 
 
 def _required(required: list[wq.Query], optional: wq.Query | None) -> wq.Query | None:

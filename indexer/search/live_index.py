@@ -43,6 +43,7 @@ class LiveIndex:
         self.vocabularies = VocabularyCache()
         self.postings = PostingsCache()
         self.tables = PassageTables()
+        self._planner: tuple[Searcher, Abbreviations | None, QueryPlanner] | None = None
 
     def searcher(self) -> Searcher:
         """The current searcher; reopened when another process has committed."""
@@ -69,6 +70,7 @@ class LiveIndex:
         """Let go of the index's files; the next call opens them again."""
         with self.lock:
             self._on_change()
+            self._planner = None
             if self._searcher is not None:
                 searcher, self._searcher = self._searcher, None
                 searcher.close()
@@ -100,7 +102,16 @@ class LiveIndex:
         return self.vocabularies.for_searcher(searcher)
 
     def planner(self, searcher: Searcher, abbreviations: Abbreviations | None) -> QueryPlanner:
-        """A query planner over the searcher's vocabulary and statistics."""
+        """A query planner over the searcher's vocabulary and statistics, kept while the
+        searcher is current (it keeps the IDFs it has computed)."""
+        kept = self._planner
+        if kept is not None and kept[0] is searcher and kept[1] is abbreviations:
+            return kept[2]
+        planner = self._new_planner(searcher, abbreviations)
+        self._planner = (searcher, abbreviations, planner)
+        return planner
+
+    def _new_planner(self, searcher: Searcher, abbreviations: Abbreviations | None) -> QueryPlanner:
         vocabulary = self.vocabulary(searcher)
 
         def doc_frequency(fieldname: str, term: str) -> int:
