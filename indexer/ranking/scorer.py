@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -193,24 +194,35 @@ class _Index:
     def evaluate(self, q: wq.Query) -> tuple[np.ndarray, np.ndarray]:
         """(sorted document numbers, scores) of the documents ``q`` matches."""
         self._check_time()
-        kind = type(q)
-        if q is wq.NullQuery or isinstance(q, wq.qcore._NullQuery):
-            return _EMPTY
-        if kind is wq.Term:
-            return self._term(q)
-        if kind is wq.Or:
-            return self._or(q)
-        if kind is wq.And:
-            return self._and(q)
-        if kind is wq.AndMaybe:
-            return self._and_maybe(q)
-        if kind is wq.AndNot:
-            return self._and_not(q)
-        if isinstance(q, wq.TermRange):  # a date range: the dates present, OR-ed
-            return self.evaluate(q.simplify(self.reader))
-        if kind is wq.Sequence and q.slop == 1 and q.ordered and self._positional(q):
-            return self._sequence(q)
-        return self._whoosh(q)
+        return _shape(q).evaluate(self, q)
+
+    def _within(self, q: wq.Query, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mask over sorted ``ids`` of the documents ``q`` matches, their scores, 0.0 for
+        the others): what ``evaluate`` gives for those documents, without scoring the rest.
+        """
+        self._check_time()
+        return _shape(q).within(self, q, ids)
+
+    def _size(self, q: wq.Query) -> float:
+        """Postings under ``q`` (an upper bound of its matches); infinite if unknown."""
+        found = self._sizes.get(id(q))
+        if found is None:
+            found = self._sizes[id(q)] = (q, _shape(q).size(self, q))
+        return found[1]
+
+    def _many(self, q: wq.Query, ids: np.ndarray) -> bool:
+        """Whether ``q`` has few postings for so many documents: then evaluating it in full
+        and looking the documents up is cheaper than looking its postings up for each."""
+        return len(ids) * WITHIN_RATIO > self._size(q)
+
+    def _nothing(self, q: wq.Query) -> tuple[np.ndarray, np.ndarray]:
+        return _EMPTY
+
+    def _date_range(self, q: wq.TermRange) -> tuple[np.ndarray, np.ndarray]:
+        return self.evaluate(q.simplify(self.reader))  # the dates present, OR-ed
+
+    def _unknown_size(self, q: wq.Query) -> float:
+        return float("inf")
 
     # Leaves
 
@@ -234,8 +246,7 @@ class _Index:
         field = self.schema[q.fieldname]
         if not field.scorable:
             return ids, weights * float(q.boost)
-        scores = self._list_scores(q.fieldname, btext, ids, weights)
-        return ids, scores * q.boost if q.boost != 1.0 else scores
+        return ids, _boosted(q, self._list_scores(q.fieldname, btext, ids, weights))
 
     def _list_scores(
         self, fieldname: str, btext: bytes, ids: np.ndarray, weights: np.ndarray
@@ -324,7 +335,7 @@ class _Index:
             ids, scores = self._add_dense(parts)
         else:
             ids, scores = _merge_runs(parts)
-        return ids, scores * q.boost if q.boost != 1.0 else scores
+        return ids, _boosted(q, scores)
 
     def _add_dense(self, parts) -> tuple[np.ndarray, np.ndarray]:
         """The union of ``parts``, their scores summed in part order, through arrays over
@@ -357,7 +368,7 @@ class _Index:
             ids, scores = ids[found], scores[found] + part_scores[found]
         if not len(ids):
             return _EMPTY
-        return ids, scores * q.boost if q.boost != 1.0 else scores
+        return ids, _boosted(q, scores)
 
     def _and_maybe(self, q: wq.AndMaybe) -> tuple[np.ndarray, np.ndarray]:
         ids, scores = self.evaluate(q.a)
@@ -376,58 +387,54 @@ class _Index:
 
     # The same, over given documents only
 
-    def _size(self, q: wq.Query) -> float:
-        """Postings under ``q`` (an upper bound of its matches); infinite if unknown."""
-        found = self._sizes.get(id(q))
-        if found is None:
-            found = self._sizes[id(q)] = (q, self._count(q))
-        return found[1]
+    def _term_size(self, q: wq.Term) -> float:
+        btext = self._btext(q)
+        if btext is None:
+            return 0
+        return len(self.cache.postings(self.reader, q.fieldname, btext)[0])
 
-    def _count(self, q: wq.Query) -> float:
-        kind = type(q)
-        if kind is wq.Term:
-            btext = self._btext(q)
-            if btext is None:
-                return 0
-            return len(self.cache.postings(self.reader, q.fieldname, btext)[0])
-        if kind is wq.Or:
-            return sum(self._size(s) for s in q.subqueries)
-        if kind in (wq.And, wq.Sequence):
-            return min((self._size(s) for s in q.subqueries), default=0)
-        if kind in (wq.AndMaybe, wq.AndNot):
-            return self._size(q.a)
-        return float("inf")
+    def _sum_size(self, q: wq.Or) -> float:
+        return sum(self._size(s) for s in q.subqueries)
 
-    def _within(self, q: wq.Query, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(mask over sorted ``ids`` of the documents ``q`` matches, their scores, 0.0 for
-        the others): what ``evaluate`` gives for those documents, without scoring the rest.
-        """
-        self._check_time()
-        kind = type(q)
-        if kind is wq.Term:  # looked up, and only the postings found are scored
-            return self._term_within(q, ids)
-        if len(ids) * WITHIN_RATIO > self._size(q):  # few postings for so many documents
-            if kind is wq.Or:  # its postings looked up where the documents are
-                found, scores = self._or_over(q, ids)
-                return found, scores * q.boost if q.boost != 1.0 else scores
-            kind = None  # evaluating it in full is cheaper
-        if kind in (wq.Or, wq.And):
-            found = np.zeros(len(ids), dtype=bool) if kind is wq.Or else np.ones(len(ids), bool)
-            scores = np.zeros(len(ids))
-            for sub in q.subqueries:
-                sub_found, sub_scores = self._within(sub, ids)
-                found = found | sub_found if kind is wq.Or else found & sub_found
-                scores += sub_scores
-            if kind is wq.And:
-                scores[~found] = 0.0
-            return found, scores * q.boost if q.boost != 1.0 else scores
-        if kind is wq.AndMaybe:
-            found, scores = self._within(q.a, ids)
-            _, maybe_scores = self._within(q.b, ids)
-            return found, np.where(found, scores + maybe_scores, 0.0)
-        if kind is wq.Sequence and q.slop == 1 and q.ordered and self._positional(q):
-            return self._sequence_within(q, ids)
-        # Anything else: evaluated in full, then looked up.
+    def _min_size(self, q: wq.And | wq.Sequence) -> float:
+        return min((self._size(s) for s in q.subqueries), default=0)
+
+    def _first_size(self, q: wq.AndMaybe | wq.AndNot) -> float:
+        return self._size(q.a)
+
+    def _or_within(self, q: wq.Or, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._many(q, ids):  # its postings looked up where the documents are
+            found, scores = self._or_over(q, ids)
+            return found, _boosted(q, scores)
+        found = np.zeros(len(ids), dtype=bool)
+        scores = np.zeros(len(ids))
+        for sub in q.subqueries:
+            sub_found, sub_scores = self._within(sub, ids)
+            found |= sub_found
+            scores += sub_scores
+        return found, _boosted(q, scores)
+
+    def _and_within(self, q: wq.And, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._many(q, ids):
+            return self._full_within(q, ids)
+        found = np.ones(len(ids), dtype=bool)
+        scores = np.zeros(len(ids))
+        for sub in q.subqueries:
+            sub_found, sub_scores = self._within(sub, ids)
+            found &= sub_found
+            scores += sub_scores
+        scores[~found] = 0.0
+        return found, _boosted(q, scores)
+
+    def _and_maybe_within(self, q: wq.AndMaybe, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._many(q, ids):
+            return self._full_within(q, ids)
+        found, scores = self._within(q.a, ids)
+        _, maybe_scores = self._within(q.b, ids)
+        return found, np.where(found, scores + maybe_scores, 0.0)
+
+    def _full_within(self, q: wq.Query, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``_within`` for any query: evaluated in full, then looked up."""
         all_ids, all_scores = self.evaluate(q)
         found, at = _members(ids, all_ids, self.size)
         scores = np.zeros(len(ids))
@@ -455,8 +462,7 @@ class _Index:
         whole = state(self.reader).term_scores.get((q.fieldname, btext, self.weighting.K1, b))
         if whole is None or not field.scorable:
             return self._term_scores(q, btext, ids[at], weights[at])
-        scores = whole[at]
-        return scores * q.boost if q.boost != 1.0 else scores
+        return _boosted(q, whole[at])
 
     def _or_over(self, q: wq.Or, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``_within`` for an OR with few postings for so many documents: each posting is
@@ -537,15 +543,19 @@ class _Index:
         """``_within`` for adjacent syllables: positions are matched in the given documents
         that hold every syllable, not in every such document of the index ("phim VN":
         the passages with "phim", not the 35,000 with "việt" and "nam")."""
+        if self._many(q, ids) or not self._adjacent(q):
+            return self._full_within(q, ids)
         found, scores = self._within(wq.And(q.subqueries), ids)
         if found.any():
             self._check_time()
             keys = self._sequence_keys(q, ids[found])
             found &= _members(ids, _distinct(keys >> POSITION_BITS))[0]
         scores[~found] = 0.0
-        return found, scores * q.boost if q.boost != 1.0 else scores
+        return found, _boosted(q, scores)
 
     def _sequence(self, q: wq.Sequence) -> tuple[np.ndarray, np.ndarray]:
+        if not self._adjacent(q):  # a sloppy or unordered phrase: Whoosh's own matchers
+            return self._whoosh(q)
         # Documents with every part first (cheap), then positions only for those.
         ids, scores = self._and(wq.And(q.subqueries))
         if not len(ids):
@@ -555,4 +565,49 @@ class _Index:
         docs = _distinct(keys >> POSITION_BITS).astype(np.int32)
         found, at = _members(docs, ids, self.size)
         scores = scores[at[found]]
-        return docs[found], scores * q.boost if q.boost != 1.0 else scores
+        return docs[found], _boosted(q, scores)
+
+    def _adjacent(self, q: wq.Sequence) -> bool:
+        """Whether ``q`` asks for its syllables side by side, in order, in fields with
+        positions: what ``_sequence_keys`` matches."""
+        return q.slop == 1 and q.ordered and self._positional(q)
+
+
+def _boosted(q: wq.Query, scores: np.ndarray) -> np.ndarray:
+    return scores * q.boost if q.boost != 1.0 else scores
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What the scorer does with one kind of query node: score it over the whole index,
+    score it over given documents only (``_Index._within``), and bound its matches by
+    the postings under it (``_Index._size``)."""
+
+    evaluate: Callable
+    within: Callable
+    size: Callable
+
+
+_SHAPES: dict[type, _Shape] = {
+    wq.Term: _Shape(_Index._term, _Index._term_within, _Index._term_size),
+    wq.Or: _Shape(_Index._or, _Index._or_within, _Index._sum_size),
+    wq.And: _Shape(_Index._and, _Index._and_within, _Index._min_size),
+    wq.AndMaybe: _Shape(_Index._and_maybe, _Index._and_maybe_within, _Index._first_size),
+    wq.AndNot: _Shape(_Index._and_not, _Index._full_within, _Index._first_size),
+    wq.Sequence: _Shape(_Index._sequence, _Index._sequence_within, _Index._min_size),
+}
+_NOTHING = _Shape(_Index._nothing, _Index._full_within, _Index._unknown_size)
+_DATE_RANGE = _Shape(_Index._date_range, _Index._full_within, _Index._unknown_size)
+# Any other query shape: Whoosh's own matchers, segment by segment.
+_OTHER = _Shape(_Index._whoosh, _Index._full_within, _Index._unknown_size)
+
+
+def _shape(q: wq.Query) -> _Shape:
+    found = _SHAPES.get(type(q))
+    if found is not None:
+        return found
+    if isinstance(q, wq.qcore._NullQuery):
+        return _NOTHING
+    if isinstance(q, wq.TermRange):
+        return _DATE_RANGE
+    return _OTHER
