@@ -177,16 +177,14 @@ def delete(article_ids, index_dir, wait) -> None:
 @click.option(
     "--group",
     type=click.Choice(GROUPS),
-    default="passage",
-    show_default=True,
-    help="article: one result per article, its best passage.",
+    default=GROUPS[0],
+    help=f"{GROUPS[1]}: one result per article, its best passage [default: {GROUPS[0]}].",
 )
 @click.option(
     "--sort",
     type=click.Choice(SORTS),
-    default="relevance",
-    show_default=True,
-    help="date: newest first, undated last, ties by relevance.",
+    default=SORTS[0],
+    help=f"{SORTS[1]}: newest first, undated last, ties by relevance [default: {SORTS[0]}].",
 )
 @click.option("--facets", is_flag=True, help="Also print the counts by category, source and month.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON the web API returns.")

@@ -65,35 +65,12 @@ def folded_syllables(text: str) -> list[str]:
     return list(map(_FOLDED.__getitem__, SYLLABLE_RE.findall(nfc(text))))
 
 
-def _tokens(
-    pieces: Iterable[tuple[str, int, int]],
-    positions: bool,
-    chars: bool,
-    keeporiginal: bool,
-    removestops: bool,
-    start_pos: int,
-    start_char: int,
-    mode: str,
-    **kwargs,
-) -> Iterator[Token]:
-    """Whoosh's token protocol over (text, start, end) pieces: one ``Token`` reused."""
-    token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-    for pos, (text, start, end) in enumerate(pieces):
-        token.text = text
-        token.boost = 1.0
-        token.stopped = False
-        if keeporiginal:
-            token.original = text
-        if positions:
-            token.pos = start_pos + pos
-        if chars:
-            token.startchar = start_char + start
-            token.endchar = start_char + end
-        yield token
+class _PieceTokenizer(Tokenizer):
+    """Whoosh's token protocol over the (text, start, end) pieces ``pieces`` cuts from a
+    value: one ``Token`` reused, as Whoosh's own tokenizers do."""
 
-
-class SyllableTokenizer(Tokenizer):
-    """Splits text into syllables, numbers and foreign words, keeping offsets."""
+    def pieces(self, value: str) -> Iterable[tuple[str, int, int]]:
+        raise NotImplementedError
 
     def __call__(
         self,
@@ -107,50 +84,36 @@ class SyllableTokenizer(Tokenizer):
         mode: str = "",
         **kwargs,
     ) -> Iterator[Token]:
-        pieces = ((m.group(), m.start(), m.end()) for m in SYLLABLE_RE.finditer(nfc(value)))
-        return _tokens(
-            pieces,
-            positions,
-            chars,
-            keeporiginal,
-            removestops,
-            start_pos,
-            start_char,
-            mode,
-            **kwargs,
-        )
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for pos, (text, start, end) in enumerate(self.pieces(value)):
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = text
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar = start_char + start
+                token.endchar = start_char + end
+            yield token
 
 
-class PyviWordTokenizer(Tokenizer):
+class SyllableTokenizer(_PieceTokenizer):
+    """Splits text into syllables, numbers and foreign words, keeping offsets."""
+
+    def pieces(self, value: str) -> Iterable[tuple[str, int, int]]:
+        return ((m.group(), m.start(), m.end()) for m in SYLLABLE_RE.finditer(nfc(value)))
+
+
+class PyviWordTokenizer(_PieceTokenizer):
     """pyvi's multi-syllable words, as ``syllable_syllable`` (from ``indexer.analysis.crf``;
     the class keeps its name, which every index records in its schema)."""
 
-    def __call__(
-        self,
-        value: str,
-        positions: bool = False,
-        chars: bool = False,
-        keeporiginal: bool = False,
-        removestops: bool = True,
-        start_pos: int = 0,
-        start_char: int = 0,
-        mode: str = "",
-        **kwargs,
-    ) -> Iterator[Token]:
-        pieces = (
+    def pieces(self, value: str) -> Iterable[tuple[str, int, int]]:
+        return (
             ("_".join(s.text for s in syllables(span.text)), span.start, span.end)
             for span in word_spans(nfc(value))
-        )
-        return _tokens(
-            pieces,
-            positions,
-            chars,
-            keeporiginal,
-            removestops,
-            start_pos,
-            start_char,
-            mode,
-            **kwargs,
         )
 
 

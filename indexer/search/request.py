@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from indexer.analysis.text import nfc
 from indexer.search.errors import BadRequest
@@ -28,17 +29,11 @@ class SearchRequest:
     facets: bool = False
 
     @classmethod
-    def checked(
-        cls,
-        text: str,
-        page: int = 1,
-        per_page: int = 10,
-        filters: Filters | None = None,
-        group: str = "passage",
-        sort: str = "relevance",
-        facets: bool = False,
-    ) -> SearchRequest:
-        """The request, or ``BadRequest`` saying what is wrong with it."""
+    def checked(cls, text: str, *fields: Any, **named: Any) -> SearchRequest:
+        """The request (``fields``, ``named``: its other fields, in order or by name), or
+        ``BadRequest`` saying what is wrong with it."""
+        asked = cls(text, *fields, **named)
+        page, per_page, group, sort = asked.page, asked.per_page, asked.group, asked.sort
         if group not in GROUPS:
             raise BadRequest(f"group must be one of {', '.join(GROUPS)}, not {group[:20]!r}")
         if sort not in SORTS:
@@ -52,8 +47,8 @@ class SearchRequest:
             raise BadRequest(f"per_page must be between 1 and {MAX_PER_PAGE}")
         if page < 1:
             raise BadRequest("page must be 1 or more")
-        filters = filters if filters and filters != Filters() else None
-        return cls(text, page, per_page, filters, group, sort, bool(facets))
+        filters = asked.filters if asked.filters and asked.filters != Filters() else None
+        return replace(asked, text=text, filters=filters, facets=bool(asked.facets))
 
     @property
     def plain(self) -> bool:

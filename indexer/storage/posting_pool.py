@@ -155,38 +155,24 @@ class TermGroupedPool:
         self,
         fieldname: str,
         docnum: int,
-        items: Iterable[tuple[str, int, float, bytes]],
+        items: Iterable[tuple[str | bytes, int, float, bytes]],
         boost: float = 1.0,
     ) -> int:
-        """A document's postings in one field, as its format's ``word_values`` gives them:
-        (term as text, frequency, weight, value), weights times ``boost``. Returns the
-        sum of the frequencies (the field's length)."""
+        """A document's postings in one field, as its format's ``word_values`` gives them
+        (terms as text) or as ``FieldType.index`` does (in bytes): (term, frequency,
+        weight, value), weights times ``boost``. Returns the sum of the frequencies (the
+        field's length)."""
         terms = self._field(fieldname)
         length = 0
         for term, freq, weight, vbytes in items:
             length += freq
-            tbytes = term.encode("utf-8")
+            tbytes = term.encode("utf-8") if type(term) is str else term
             entry = terms.get(tbytes)
             if entry is None:
                 entry = terms[tbytes] = (array("l"), array("d"), [])
             entry[0].append(docnum)
             entry[1].append(weight * boost if boost != 1.0 else weight)
             entry[2].append(vbytes)
-        return length
-
-    def add_encoded(
-        self,
-        fieldname: str,
-        docnum: int,
-        items: Iterable[tuple[bytes, int, float, bytes]],
-        boost: float = 1.0,
-    ) -> int:
-        """``add_terms`` for terms already in bytes (what ``FieldType.index`` yields)."""
-        terms = self._field(fieldname)
-        length = 0
-        for tbytes, freq, weight, vbytes in items:
-            length += freq
-            self._add(terms, tbytes, docnum, weight * boost if boost != 1.0 else weight, vbytes)
         return length
 
     def _field(self, fieldname: str) -> dict[bytes, TermList]:

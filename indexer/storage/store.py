@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from whoosh import index as whoosh_index
 from whoosh.codec.base import Segment
@@ -340,22 +341,15 @@ def _rounds(jobs: Iterator[tuple[Article, str]], shares: int, batch_passages: in
 
 
 def update_index(
-    index_dir: str | os.PathLike,
-    paths: Iterable[str | os.PathLike],
-    workers: int = 1,
-    wait: float = 0.0,
-    on_article: Callable[[Article | ReadError], None] | None = None,
-    batch_passages: int = BATCH_PASSAGES,
-    prune: bool = False,
+    index_dir: str | os.PathLike, paths: Iterable[str | os.PathLike], **options: Any
 ) -> Summary:
-    """Bring the index up to date with the articles under ``paths``.
+    """Bring the index up to date with the articles under ``paths`` (``options`` as for
+    ``index_articles``: workers, wait, on_article, batch_passages, prune).
 
     Unchanged articles (same content hash) are skipped; a changed article's passages are
     all replaced. ``on_article`` is called once per article read, for progress reports.
     """
-    return index_articles(
-        index_dir, read_paths(paths), workers, wait, on_article, batch_passages, prune
-    )
+    return index_articles(index_dir, read_paths(paths), **options)
 
 
 def index_articles(

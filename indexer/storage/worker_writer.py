@@ -72,7 +72,7 @@ class WorkerWriter(SegmentWriter):
                     items = field.format.word_values(value, field.analyzer, mode="index")
                     length = self.pool.add_terms(fieldname, docnum, items, boost)
                 else:  # a field that makes its own terms (numbers, dates)
-                    length = self.pool.add_encoded(fieldname, docnum, field.index(value), boost)
+                    length = self.pool.add_terms(fieldname, docnum, field.index(value), boost)
                 if not field.scorable:
                     length = 0
             stored = fields.get(f"_stored_{fieldname}", value)
