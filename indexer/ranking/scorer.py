@@ -289,9 +289,13 @@ class _Index:
         return scores
 
     def _idf(self, fieldname: str, btext: bytes) -> float:
-        """Whoosh's ``WeightingModel.idf``, with the document frequency taken from the
-        postings in hand (the same count) instead of a term lookup in every segment."""
+        """The weighting's ``idf``, with the document frequency taken from the postings in
+        hand (the same count) instead of a term lookup in every segment: its ``idf_of``
+        (``ranking.weighting``), else Whoosh's own formula."""
         df = len(self.cache.postings(self.reader, fieldname, btext)[0])
+        idf_of = getattr(self.weighting, "idf_of", None)
+        if idf_of is not None:
+            return idf_of(df, self.size)
         return math.log(self.size / (df + 1)) + 1
 
     def _norms(self, fieldname: str, b: float, k1: float, avgfl: float) -> np.ndarray:

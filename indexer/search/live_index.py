@@ -12,13 +12,13 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from whoosh import scoring
 from whoosh.searching import Searcher
 
 from indexer.analysis.abbreviations import Abbreviations
 from indexer.ranking.planner import QueryPlanner
 from indexer.ranking.postings import Leaves, PostingsCache, segment_key
 from indexer.ranking.vocabulary import Vocabulary, VocabularyCache
+from indexer.ranking.weighting import ProbabilisticBM25F
 from indexer.search.errors import BadRequest, IndexUnavailable, SearchTimeout
 from indexer.search.passage_table import PassageTables
 from indexer.storage.store import open_index
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 REFRESH_EVERY_S = 0.5
 # BM25 parameters chosen on the dev sets (benchmarks/README.md).
-WEIGHTING = scoring.BM25F(B=0.75, K1=1.6)
+WEIGHTING = ProbabilisticBM25F(B=0.75, K1=1.6)
 
 
 class LiveIndex:
