@@ -261,6 +261,9 @@ def _lang_son_index(folder):
     # "làng" is the commoner syllable, but "lạng_sơn" the only word reading "lang son".
     for i, place in enumerate(["đồng", "chợ", "sông", "đình"]):
         texts[f"farm{i}"] = f"Người dân trong làng ra {place} sớm."
+    # News about other things: "lang" is not in every passage (its IDF would be nil).
+    for i, topic in enumerate(["giá vàng", "bóng đá", "thời tiết", "giao thông", "điện"]):
+        texts[f"other{i}"] = f"Tin mới về {topic} hôm nay."
     articles = [Article(key, "Tin", (Paragraph(text),)) for key, text in texts.items()]
     index_articles(folder, articles, workers=1)
 

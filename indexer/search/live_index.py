@@ -124,6 +124,7 @@ class LiveIndex:
             doc_frequency=doc_frequency,
             doc_count=searcher.doc_count_all(),
             abbreviations=abbreviations,
+            idf_of=WEIGHTING.idf_of,
         )
 
 
