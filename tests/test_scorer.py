@@ -167,6 +167,28 @@ def test_kept_term_scores_are_the_scores_computed_afresh(service):
         reader_state.term_scores = kept
 
 
+def test_kept_term_scores_are_kept_apart_per_weighting(service):
+    """Scores kept for the product's weighting are never taken for another's."""
+    from whoosh.scoring import BM25F
+
+    searcher = service.index.searcher()
+    planner = service.index.planner(searcher, service.abbreviations)
+    other = BM25F(B=WEIGHTING.B, K1=WEIGHTING.K1)  # same parameters, Whoosh's own IDF
+    reader_state = state(searcher.reader())
+    kept = reader_state.term_scores
+    try:
+        for text in QUERIES:
+            query = planner.plan(parse(text)).query
+            reader_state.term_scores = TermScores(10_000_000)
+            scorer.search(searcher, query, WEIGHTING, service.index.postings, 20)
+            after = scorer.search(searcher, query, other, service.index.postings, 20)
+            reader_state.term_scores = TermScores(0)  # nothing kept
+            alone = scorer.search(searcher, query, other, service.index.postings, 20)
+            assert after.top_n == alone.top_n, text
+    finally:
+        reader_state.term_scores = kept
+
+
 def _subqueries(q):
     yield q
     for sub in getattr(q, "subqueries", ()):

@@ -101,7 +101,7 @@ _UNSET: Any = object()
 
 
 class TermScores:
-    """A reader's BM25 scores of whole posting lists, per (field, term, k1, b), least
+    """A reader's BM25 scores of whole posting lists, per field, term and weighting, least
     recently used out past ``max_bytes``: they depend only on the reader's statistics,
     and the common syllables of most queries would otherwise be scored again each time."""
 

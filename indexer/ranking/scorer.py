@@ -253,8 +253,7 @@ class _Index:
     ) -> np.ndarray:
         """The unboosted BM25F scores of a term's whole posting list, kept with the reader
         (``postings.TermScores``); never changed in place by the caller."""
-        b = self.weighting._field_B.get(fieldname, self.weighting.B)
-        key = (fieldname, btext, self.weighting.K1, b)
+        key = self._scores_key(fieldname, btext)
         kept = state(self.reader).term_scores
         scores = kept.get(key)
         if scores is None:
@@ -456,14 +455,19 @@ class _Index:
         scores[found] = self._some_scores(q, btext, term_ids, weights, at)
         return found, scores
 
+    def _scores_key(self, fieldname: str, btext: bytes) -> tuple:
+        """What a term's kept scores depend on besides the reader: the weighting's kind
+        (its IDF) and parameters."""
+        w = self.weighting
+        return (fieldname, btext, type(w), w.K1, w._field_B.get(fieldname, w.B))
+
     def _some_scores(
         self, q: wq.Term, btext: bytes, ids: np.ndarray, weights: np.ndarray, at: np.ndarray
     ) -> np.ndarray:
         """The scores of the postings ``at`` of a term's list (``ids``, ``weights``): taken
         from its whole list's if already scored, else computed for these alone."""
         field = self.schema[q.fieldname]
-        b = self.weighting._field_B.get(q.fieldname, self.weighting.B)
-        whole = state(self.reader).term_scores.get((q.fieldname, btext, self.weighting.K1, b))
+        whole = state(self.reader).term_scores.get(self._scores_key(q.fieldname, btext))
         if whole is None or not field.scorable:
             return self._term_scores(q, btext, ids[at], weights[at])
         return _boosted(q, whole[at])
