@@ -244,5 +244,5 @@ def _feedback(
     # (its squared values) is taken out.
     every = value * np.where(own, centroid - value, centroid)
     novel = np.where(new, every, 0.0)
-    every_sum = np.bincount(row, every, minlength=n)
-    return every_sum / others, np.bincount(row, novel, minlength=n) / others
+    similarity = np.bincount(row, every, minlength=n) / others
+    return similarity, np.bincount(row, novel, minlength=n) / others

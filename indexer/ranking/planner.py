@@ -10,7 +10,6 @@ higher, and re-ranking (``ranking.rerank``) orders the best of them.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from indexer.analysis.segment import syllables
 from indexer.analysis.text import canonical, fold, has_diacritics
 from indexer.ranking.syntax import ParsedQuery
 from indexer.ranking.vocabulary import Vocabulary
-from indexer.ranking.weighting import ProbabilisticBM25F
+from indexer.ranking.weighting import ProbabilisticBM25F, whoosh_idf
 
 # Relative weights, chosen on the dev sets (benchmarks/README.md).
 WORD = 0.2  # a multi-syllable word of the query found as a pyvi word
@@ -341,7 +340,7 @@ class QueryPlanner:
         found = self._idfs.get(folded)
         if found is None:
             df = self.vocabulary.folded_frequency("text", folded)
-            found = math.log(self.doc_count / (df + 1)) + 1 if df else 0.0
+            found = whoosh_idf(df, self.doc_count) if df else 0.0
             if len(self._idfs) > 500_000:
                 self._idfs.clear()
             self._idfs[folded] = found

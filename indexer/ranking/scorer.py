@@ -25,6 +25,7 @@ from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
 from indexer.ranking.postings import POSITION_BITS, PostingsCache, all_deleted, all_lengths, state
+from indexer.ranking.weighting import whoosh_idf
 
 _EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0))
 
@@ -243,8 +244,7 @@ class _Index:
         ids, weights = self.cache.postings(self.reader, q.fieldname, btext)
         if not len(ids):
             return _EMPTY
-        field = self.schema[q.fieldname]
-        if not field.scorable:
+        if not self.schema[q.fieldname].scorable:
             return ids, weights * float(q.boost)
         return ids, _boosted(q, self._list_scores(q.fieldname, btext, ids, weights))
 
@@ -257,34 +257,30 @@ class _Index:
         kept = state(self.reader).term_scores
         scores = kept.get(key)
         if scores is None:
-            scores = self._term_scores(wq.Term(fieldname, btext), btext, ids, weights)
+            scores = self._bm25(fieldname, btext, ids, weights)
             kept.put(key, scores)
         return scores
 
-    def _term_scores(
-        self, q: wq.Term, btext: bytes, ids: np.ndarray, weights: np.ndarray
+    def _bm25(
+        self, fieldname: str, btext: bytes, ids: np.ndarray, weights: np.ndarray
     ) -> np.ndarray:
-        """BM25F scores of the term's postings ``ids`` with term frequencies ``weights``."""
-        field = self.schema[q.fieldname]
+        """Unboosted BM25F scores of a term's postings ``ids`` with term frequencies
+        ``weights``, in a scorable field."""
         # Weights may be cached as uint8 (``postings._compact``): every expression below
         # multiplies them by a Python float first, which gives float64, exactly.
-        if not field.scorable:
-            return weights * float(q.boost)
-        b = self.weighting._field_B.get(q.fieldname, self.weighting.B)
+        b = self.weighting._field_B.get(fieldname, self.weighting.B)
         k1 = self.weighting.K1
-        idf = self._idf(q.fieldname, btext)
-        avgfl = self.averages.get(q.fieldname)
+        idf = self._idf(fieldname, btext)
+        avgfl = self.averages.get(fieldname)
         if avgfl is None:
-            avgfl = self.averages[q.fieldname] = self.top.avg_field_length(q.fieldname) or 1
-        # idf * ((weights * (k1 + 1)) / (weights + norms)) * boost, in place: the same
-        # operations in the same order, without an array allocated for each step.
-        denominator = np.take(self._norms(q.fieldname, b, k1, avgfl), ids)
+            avgfl = self.averages[fieldname] = self.top.avg_field_length(fieldname) or 1
+        # idf * ((weights * (k1 + 1)) / (weights + norms)), in place: the same operations
+        # in the same order, without an array allocated for each step.
+        denominator = np.take(self._norms(fieldname, b, k1, avgfl), ids)
         np.add(denominator, weights, out=denominator)
         scores = np.multiply(weights, k1 + 1, dtype=np.float64)
         np.divide(scores, denominator, out=scores)
         np.multiply(idf, scores, out=scores)
-        if q.boost != 1.0:
-            np.multiply(scores, q.boost, out=scores)
         return scores
 
     def _idf(self, fieldname: str, btext: bytes) -> float:
@@ -292,10 +288,7 @@ class _Index:
         hand (the same count) instead of a term lookup in every segment: its ``idf_of``
         (``ranking.weighting``), else Whoosh's own formula."""
         df = len(self.cache.postings(self.reader, fieldname, btext)[0])
-        idf_of = getattr(self.weighting, "idf_of", None)
-        if idf_of is not None:
-            return idf_of(df, self.size)
-        return math.log(self.size / (df + 1)) + 1
+        return getattr(self.weighting, "idf_of", whoosh_idf)(df, self.size)
 
     def _norms(self, fieldname: str, b: float, k1: float, avgfl: float) -> np.ndarray:
         """``k1 * ((1 - b) + b * length / avgfl)`` of every document: the length part of
@@ -466,10 +459,11 @@ class _Index:
     ) -> np.ndarray:
         """The scores of the postings ``at`` of a term's list (``ids``, ``weights``): taken
         from its whole list's if already scored, else computed for these alone."""
-        field = self.schema[q.fieldname]
+        if not self.schema[q.fieldname].scorable:
+            return weights[at] * float(q.boost)
         whole = state(self.reader).term_scores.get(self._scores_key(q.fieldname, btext))
-        if whole is None or not field.scorable:
-            return self._term_scores(q, btext, ids[at], weights[at])
+        if whole is None:
+            return _boosted(q, self._bm25(q.fieldname, btext, ids[at], weights[at]))
         return _boosted(q, whole[at])
 
     def _or_over(self, q: wq.Or, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

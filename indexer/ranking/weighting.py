@@ -17,6 +17,11 @@ import math
 from whoosh.scoring import BM25F
 
 
+def whoosh_idf(doc_frequency: int, doc_count: int) -> float:
+    """Whoosh's own IDF (``WeightingModel.idf``), ``log(N / (n + 1)) + 1``."""
+    return math.log(doc_count / (doc_frequency + 1)) + 1
+
+
 class ProbabilisticBM25F(BM25F):
     """Whoosh's BM25F with the probabilistic IDF."""
 
