@@ -11,6 +11,7 @@ from indexer.storage.posting_pool import TermGroupedPool
 from indexer.storage.schema import build_schema
 from indexer.storage.term_formats import TermFrequency, TermPositions
 from indexer.storage.worker_writer import WorkerWriter
+from tests.index_contents import decoded_postings
 
 
 def _documents(corpus_dir):
@@ -37,18 +38,6 @@ def _write(index_dir, documents, ours: bool):
     return ix
 
 
-def _decoded(reader):
-    """Every posting, its positions decoded (ours are written compactly, see
-    ``term_formats``)."""
-    out = []
-    for fieldname, btext, docnum, weight, value in reader.iter_postings():
-        fmt = reader.schema[fieldname].format
-        if fmt.supports("positions"):
-            value = fmt.decode_positions(value)
-        out.append((fieldname, btext, docnum, weight, value))
-    return out
-
-
 def test_our_pool_and_formats_write_what_whoosh_writes(tmp_path, corpus_dir):
     documents = _documents(corpus_dir)
     whoosh_ix = _write(tmp_path / "whoosh", documents, ours=False)
@@ -56,9 +45,9 @@ def test_our_pool_and_formats_write_what_whoosh_writes(tmp_path, corpus_dir):
     assert type(our_ix.schema["text"].format) is TermPositions
 
     with whoosh_ix.reader() as expected, our_ix.reader() as actual:
-        want = _decoded(expected)
+        want = decoded_postings(expected)
         assert len(want) > 10_000
-        assert _decoded(actual) == want
+        assert decoded_postings(actual) == want
         assert list(actual.all_stored_fields()) == list(expected.all_stored_fields())
         for name in ("text", "word", "title"):
             assert [actual.doc_field_length(n, name) for n in range(len(documents))] == [

@@ -8,6 +8,7 @@ from indexer.search import SearchService
 from indexer.storage import store
 from tests import pyvi_reference
 from tests.conftest import SAMPLES, write_corpus
+from tests.index_contents import decoded_postings
 
 
 def _jsonl(path, records):
@@ -149,12 +150,7 @@ def _contents(index_dir) -> dict:
     """Everything a search can read: every posting of every field (positions decoded),
     field lengths, columns and stored fields, document by document."""
     with store.open_index(index_dir).reader() as reader:
-        postings = []
-        for fieldname, btext, docnum, weight, value in reader.iter_postings():
-            fmt = reader.schema[fieldname].format
-            if fmt.supports("positions"):
-                value = fmt.decode_positions(value)
-            postings.append((fieldname, btext, docnum, weight, value))
+        postings = decoded_postings(reader)
         docs = range(reader.doc_count_all())
         hashes = reader.column_reader("article_hash")
         return {
