@@ -48,6 +48,7 @@ WITHIN_RATIO = 8
 # document; fewer are merged as sorted runs (measured on the news corpus: the array costs
 # a pass over the whole index, the merge grows with the postings' logarithm).
 DENSE_SHARE = 5
+SUM_DENSE_SHARE = 100
 # A lookup of documents in a long list goes through an array over every document instead
 # of a binary search when the search's steps (documents x log2 of the list) would be more
 # than this many times the list's length.
@@ -322,6 +323,9 @@ class _Index:
     # Boolean combinations
 
     def _or(self, q: wq.Or) -> tuple[np.ndarray, np.ndarray]:
+        terms = self._weighted_terms(q)
+        if terms is not None and self._dense(terms):
+            return self._sum_dense(terms)
         parts = [p for p in (self.evaluate(s) for s in _or_leaves(q)) if len(p[0])]
         if not parts:
             return _EMPTY
@@ -350,6 +354,62 @@ class _Index:
             raise
         return ids.astype(np.int32), scores
 
+    def _weighted_terms(self, q: wq.Query, weight: float = 1.0):
+        """The terms of a sum of terms (ORs of terms, at any depth), each as (term, its
+        bytes, the product of the boosts above it and its own); None for any other shape."""
+        if type(q) is wq.Term:
+            btext = self._btext(q)
+            return [] if btext is None else [(q, btext, weight * q.boost)]
+        if type(q) is not wq.Or:
+            return None
+        found = []
+        for sub in q.subqueries:
+            terms = self._weighted_terms(sub, weight * q.boost)
+            if terms is None:
+                return None
+            found.extend(terms)
+        return found
+
+    def _dense(self, terms) -> bool:
+        """Whether a sum of terms has enough postings to be added up in arrays over every
+        document rather than merged as sorted runs."""
+        postings = sum(self._term_size(term) for term, _, _ in terms)
+        return postings * SUM_DENSE_SHARE > self.size
+
+    def _sum_dense(self, terms, maybe=()) -> tuple[np.ndarray, np.ndarray]:
+        """The documents holding any of ``terms``, each scored by the weighted sum of the
+        scores of the ``terms`` it holds, and of the ``maybe`` terms (which add to these
+        documents but find none). An AND-MAYBE of sums, and a question's sum of dozens of
+        lists, are added in one array over every document: no union or lookup between."""
+        total, hit, _ = _SCRATCH.arrays(self.size)
+        try:
+            for term, btext, weight in terms:
+                ids, scores = self._weighted_list(term, btext, weight)
+                np.add.at(total, ids, scores)
+                hit[ids] = True
+            self._check_time()
+            for term, btext, weight in maybe:
+                ids, scores = self._weighted_list(term, btext, weight)
+                inside = hit[ids]
+                np.add.at(total, ids[inside], scores[inside])
+            ids = np.flatnonzero(hit)
+            scores = total[ids]
+            total[ids] = 0.0
+            hit[ids] = False
+        except BaseException:
+            _SCRATCH.drop()
+            raise
+        return ids.astype(np.int32), scores
+
+    def _weighted_list(
+        self, q: wq.Term, btext: bytes, weight: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A term's whole posting list and its scores times ``weight``."""
+        ids, values = self.cache.postings(self.reader, q.fieldname, btext)
+        if len(ids) and self.schema[q.fieldname].scorable:
+            values = self._list_scores(q.fieldname, btext, ids, values)
+        return ids, values * weight
+
     def _and(self, q: wq.And) -> tuple[np.ndarray, np.ndarray]:
         # The part with the fewest postings is scored in full, the others only over the
         # documents left: a common syllable's long list is searched, not scored.
@@ -367,6 +427,11 @@ class _Index:
         return ids, _boosted(q, scores)
 
     def _and_maybe(self, q: wq.AndMaybe) -> tuple[np.ndarray, np.ndarray]:
+        terms = self._weighted_terms(q.a)
+        if terms is not None and self._dense(terms):
+            maybe = self._weighted_terms(q.b)
+            if maybe is not None:
+                return self._sum_dense(terms, maybe)
         ids, scores = self.evaluate(q.a)
         if not len(ids):
             return _EMPTY
