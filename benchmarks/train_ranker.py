@@ -80,7 +80,7 @@ def groups(folder: Path, cache: Path | None, workers: int) -> list[Group]:
                     if stage is None:
                         continue
                     terms, candidates = pipeline.candidates(stage)
-                    features = feature_matrix(terms, candidates, planner.idf, average)
+                    features = feature_matrix(terms, candidates, planner.idfs, average)
                     labels = [relevant.get(c.fields["article_id"], 0) for c in candidates]
                     out.append(
                         Group(folder.name, variant, ev.half(query_id), features, np.array(labels))

@@ -60,9 +60,8 @@ def feature(name: str, query: list[str], *passages: list[str], title: str = "") 
     candidates = [
         Candidate(i, 1.0, {"folded": " ".join(p), "title": title}) for i, p in enumerate(passages)
     ]
-    return features(terms, candidates, lambda s: WEIGHTS.get(s, 0.5), 10.0)[
-        :, FEATURES.index(name)
-    ].tolist()
+    idfs = lambda syllables: np.array([WEIGHTS.get(s, 0.5) for s in syllables])  # noqa: E731
+    return features(terms, candidates, idfs, 10.0)[:, FEATURES.index(name)].tolist()
 
 
 def test_pair_counts_the_query_pairs_standing_next_to_each_other():
@@ -183,7 +182,8 @@ candidates = [
     for i, t in enumerate(texts)
 ]
 model = rerank.shipped_model()
-ranked = rerank.rerank(model, query, candidates, lambda s: weights.get(s, 1.0), 12.0)
+idfs = lambda syllables: [weights.get(s, 1.0) for s in syllables]
+ranked = rerank.rerank(model, query, candidates, idfs, 12.0)
 print(repr([(score, c.docnum) for score, c in ranked]))
 """
 
@@ -201,3 +201,49 @@ def test_final_score_is_the_same_in_every_process():
         for seed in range(8)
     }
     assert len(scores) == 1, scores
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.sampled_from([*WEIGHTS, "x"]), min_size=1, max_size=8),
+    st.lists(st.lists(st.sampled_from([*WEIGHTS, "x", "y"]), max_size=40), min_size=1, max_size=6),
+)
+def test_passage_measures_equal_their_definitions(query, passages):
+    """The measures computed for all candidates at once equal each one's definition,
+    computed passage by passage."""
+    weight = {t: WEIGHTS.get(t, 0.5) for t in query}
+    distinct = list(dict.fromkeys(query))
+    total = sum(weight[t] for t in distinct)
+
+    def longest_run(syls):
+        best = 0.0
+        for i in range(len(query)):
+            for p in range(len(syls)):
+                j = 0
+                while i + j < len(query) and p + j < len(syls) and syls[p + j] == query[i + j]:
+                    j += 1
+                if j > 1:
+                    best = max(best, sum(weight[t] for t in query[i : i + j]))
+        return best / total
+
+    def bm25(syls, b):
+        norm = 1.2 * (1 - b + b * len(syls) / 10.0)
+        tf = {t: syls.count(t) for t in distinct}
+        return sum(weight[t] * f * 2.2 / (f + norm) for t, f in tf.items() if f) / total
+
+    expected = {
+        "run": [longest_run(p) for p in passages],
+        "coverage": [sum(weight[t] for t in distinct if t in p) / total for p in passages],
+        "count": [sum(t in p for t in distinct) / len(distinct) for p in passages],
+        "first": [
+            next((i / len(p) for i, s in enumerate(p) if s in weight), 1.0) for p in passages
+        ],
+        "density": [sum(s in weight for s in p) / len(p) if p else 0.0 for p in passages],
+        "bm25_b09": [bm25(p, 0.9) for p in passages],
+        "bm25_b05": [bm25(p, 0.5) for p in passages],
+        "missing": [
+            max((weight[t] for t in distinct if t not in p), default=0.0) / total for p in passages
+        ],
+    }
+    for name, want in expected.items():
+        assert feature(name, query, *passages) == pytest.approx(want, abs=1e-12), name

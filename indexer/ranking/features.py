@@ -15,8 +15,6 @@ on: changing them means training it again (``benchmarks/train_ranker.py``).
 from __future__ import annotations
 
 import itertools
-import math
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -84,160 +82,208 @@ def _title_syllables(title: str) -> frozenset[str]:
     return frozenset(folded_syllables(title))
 
 
-class _Query:
-    """What scoring candidates needs of the query, computed once for all of them.
+class _Tokens:
+    """The candidates' syllables as numbers, for measuring all of them at once: each
+    distinct syllable numbered in order of first appearance (never a set's order, which
+    changes with each process's string hashing, and with it the last bit of a sum, so
+    that two server workers could order tied passages differently), each token with its
+    passage, its place in the passage, and which of the query's syllables it is (-1:
+    none)."""
 
-    Weights are summed in the query's order, never a set's: a set's order changes with
-    each process's string hashing, and with it the last bit of a sum, so that two server
-    workers could order tied passages differently and a page repeat its neighbour's.
-    """
-
-    def __init__(self, terms: QueryTerms) -> None:
-        weights = terms.weights
-        self.weights = weights
-        self.order = terms.syllables
-        self.distinct = list(dict.fromkeys(terms.syllables))
-        self.total = sum(weights[t] for t in self.distinct) or 1.0
-        pairs = list(itertools.pairwise(terms.syllables))
-        self.pairs = [(a, b, min(weights[a], weights[b])) for a, b in pairs]
-        self.pair_total = sum(w for _, _, w in self.pairs)
-        self.wanted = set(self.distinct)
-
-    def hits(self, syls: list[str]) -> list[tuple[int, str]]:
-        """(position, syllable) of the passage's syllables that are query terms."""
-        wanted = self.wanted
-        return [(i, s) for i, s in enumerate(syls) if s in wanted]
-
-    def proximity(self, hits: list[tuple[int, str]]) -> float:
-        if not self.pair_total:
-            return 0.0
-        # Both syllables of a query pair are query terms: adjacent hits are all that can match.
-        present = {(a, b) for (i, a), (j, b) in itertools.pairwise(hits) if j == i + 1}
-        return sum(w for a, b, w in self.pairs if (a, b) in present) / self.pair_total
-
-    def best_window(self, hits: list[tuple[int, str]]) -> float:
-        """IDF-weighted share of the query's syllables found together within
-        ``WINDOW_SYLLABLES`` consecutive syllables, at the densest place."""
-        if not hits:
-            return 0.0
-        weights = self.weights
-        inside: Counter[str] = Counter()
-        best = current = 0.0
-        first = 0
-        for i, syllable in hits:
-            inside[syllable] += 1
-            if inside[syllable] == 1:
-                current += weights[syllable]
-            while hits[first][0] <= i - WINDOW_SYLLABLES:
-                leaving = hits[first][1]
-                inside[leaving] -= 1
-                if not inside[leaving]:
-                    current -= weights[leaving]
-                first += 1
-            best = max(best, current)
-        return best / self.total
-
-    def longest_run(self, syls: list[str], hits: list[tuple[int, str]]) -> float:
-        """IDF-weighted share of the query held by its longest stretch of two or more
-        syllables that the passage also has side by side, in that order."""
-        order, weights = self.order, self.weights
-        starts: dict[str, list[int]] = {}
-        for i, s in enumerate(order):
-            starts.setdefault(s, []).append(i)
-        best = 0.0
-        n, length = len(order), len(syls)
-        for p, s in hits:
-            for i in starts[s]:
-                j = 1
-                while i + j < n and p + j < length and syls[p + j] == order[i + j]:
-                    j += 1
-                if j > 1:
-                    best = max(best, sum(weights[t] for t in order[i : i + j]))
-        return best / self.total
-
-    def share(self, present: set[str] | frozenset[str]) -> float:
-        return sum(self.weights[t] for t in self.distinct if t in present) / self.total
+    def __init__(self, passages: list[list[str]], query: list[str]) -> None:
+        flat = list(itertools.chain.from_iterable(passages))
+        numbers = dict(zip(dict.fromkeys(flat), itertools.count()))
+        self.lengths = np.fromiter(map(len, passages), dtype=np.intp, count=len(passages))
+        self.column = np.fromiter(map(numbers.__getitem__, flat), dtype=np.intp, count=len(flat))
+        self.vocabulary = list(numbers)
+        self.row = np.repeat(np.arange(len(passages)), self.lengths)
+        starts = np.concatenate(([0], np.cumsum(self.lengths)[:-1]))
+        self.start = starts[self.row]  # where each token's passage starts
+        self.position = np.arange(len(flat)) - self.start
+        which = np.full(len(numbers) + 1, -1, dtype=np.intp)  # the last: a syllable not seen
+        self.query_columns = np.array([numbers.get(t, len(numbers)) for t in query], dtype=np.intp)
+        which[self.query_columns] = np.arange(len(query))
+        which[len(numbers)] = -1
+        self.term = which[self.column]
 
 
 def feature_matrix(
     terms: QueryTerms,
     candidates: Sequence[Candidate],
-    idf: Callable[[str], float],
+    idfs: Callable[[Sequence[str]], np.ndarray],
     average_length: float,
 ) -> np.ndarray:
-    """One row of ``FEATURES`` per candidate (candidates best first by BM25)."""
-    query = _Query(terms)
-    rows = np.zeros((len(candidates), len(FEATURES)))
-    if not len(candidates):
+    """One row of ``FEATURES`` per candidate (candidates best first by BM25), measured on
+    the tokens of all candidates at once; ``idfs``: the IDFs of many folded syllables."""
+    n = len(candidates)
+    rows = np.zeros((n, len(FEATURES)))
+    if not n:
         return rows
+    distinct = list(dict.fromkeys(terms.syllables))
+    weights = np.array([terms.weights[t] for t in distinct])
+    total = float(weights.sum()) or 1.0
+    tokens = _Tokens([c.syllables for c in candidates], distinct)
+    lengths = tokens.lengths
+    hit = tokens.term >= 0
+    q = len(distinct)
+    counts = np.bincount(tokens.row[hit] * q + tokens.term[hit], minlength=n * q).reshape(n, q)
+    present = counts > 0
+    hits = np.bincount(tokens.row[hit], minlength=n)
+    first = np.full(n, -1)
+    at = np.flatnonzero(hit)
+    with_hits, first_hit = np.unique(tokens.row[at], return_index=True)
+    first[with_hits] = tokens.position[at[first_hit]]
+    safe_lengths = np.maximum(lengths, 1)
     best = candidates[0].score or 1.0
-    passages = [c.syllables for c in candidates]
-    feedback, feedback_new = _feedback(passages, query.wanted, idf)
-    average = average_length or 1.0
-    for row, candidate, syls, fb, fb_new in zip(
-        rows, candidates, passages, feedback, feedback_new, strict=True
-    ):
-        hits = query.hits(syls)
-        present = {s for _, s in hits}
-        counts = Counter(s for _, s in hits)
-        length = len(syls)
-        missing = max((query.weights[t] for t in query.distinct if t not in present), default=0)
-        row[:] = (
-            candidate.score / best,
-            query.proximity(hits),
-            query.best_window(hits),
-            query.share(_title_syllables(candidate.fields.get("title", ""))),
-            query.longest_run(syls, hits),
-            query.share(present),
-            len(present) / len(query.distinct) if query.distinct else 0.0,
-            float(candidate.in_phrase),
-            math.log1p(length),
-            fb,
-            fb_new,
-            len(query.distinct),
-            hits[0][0] / length if hits else 1.0,
-            len(hits) / length if length else 0.0,
-            _bm25(query, counts, length / average, 0.9),
-            _bm25(query, counts, length / average, 0.5),
-            missing / query.total,
-            math.log1p(candidate.score),
-        )
+    scores = np.array([c.score for c in candidates])
+    feedback, feedback_new = _feedback(tokens, idfs)
+    relative = lengths / (average_length or 1.0)
+    columns = {
+        "base": scores / best,
+        "pair": _pairs(tokens, terms.syllables, distinct, weights, n),
+        "window": _best_window(tokens, weights, n) / total,
+        "title": _title_shares(candidates, distinct, weights),
+        "run": _longest_run(tokens, terms, n) / total,
+        "coverage": present @ weights / total,
+        "count": present.sum(axis=1) / q if q else 0.0,
+        "phrase": [float(c.in_phrase) for c in candidates],
+        "length": np.log1p(lengths),
+        "feedback": feedback,
+        "feedback_new": feedback_new,
+        "query_length": q,
+        "first": np.where(first >= 0, first / safe_lengths, 1.0),
+        "density": np.where(lengths > 0, hits / safe_lengths, 0.0),
+        "bm25_b09": _bm25(counts, weights, relative, 0.9) / total,
+        "bm25_b05": _bm25(counts, weights, relative, 0.5) / total,
+        "missing": np.where(present, 0.0, weights).max(axis=1, initial=0.0) / total,
+        "log_bm25": np.log1p(scores),
+    }
+    for j, name in enumerate(FEATURES):
+        rows[:, j] = columns[name]
     return rows
 
 
-def _bm25(query: _Query, counts: Counter, relative_length: float, b: float) -> float:
-    norm = _K1 * (1 - b + b * relative_length)
-    weights = query.weights
-    total = 0.0
-    for t in query.distinct:
-        f = counts.get(t, 0)
-        if f:
-            total += weights[t] * f * (_K1 + 1) / (f + norm)
-    return total / query.total
+def _title_shares(
+    candidates: Sequence[Candidate], distinct: list[str], weights: np.ndarray
+) -> list[float]:
+    """IDF-weighted share of the query's syllables in each candidate's article title
+    (passages of one article share it: each title is measured once)."""
+    shares: dict[str, float] = {}
+    out = []
+    for c in candidates:
+        title = c.fields.get("title", "")
+        found = shares.get(title)
+        if found is None:
+            found = shares[title] = _share(distinct, weights, _title_syllables(title))
+        out.append(found)
+    return out
+
+
+def _share(distinct: list[str], weights: np.ndarray, present: frozenset[str]) -> float:
+    """IDF-weighted share of the query's syllables among ``present``."""
+    total = float(weights.sum()) or 1.0
+    return sum(w for t, w in zip(distinct, weights.tolist(), strict=True) if t in present) / total
+
+
+def _pairs(
+    tokens: _Tokens, order: Sequence[str], distinct: list[str], weights: np.ndarray, n: int
+) -> np.ndarray:
+    """IDF-weighted share of the query's adjacent pairs (each weighted by the lighter of
+    its two syllables) that the passage has side by side, in that order."""
+    index = {t: i for i, t in enumerate(distinct)}
+    pairs = [(index[a], index[b]) for a, b in itertools.pairwise(order)]
+    if not pairs:
+        return np.zeros(n)
+    q = len(distinct)
+    pair_weights = np.array([min(weights[a], weights[b]) for a, b in pairs])
+    term = tokens.term
+    adjacent = (term[:-1] >= 0) & (term[1:] >= 0) & (tokens.row[:-1] == tokens.row[1:])
+    found = np.zeros((n, q * q), dtype=bool)
+    at = np.flatnonzero(adjacent)
+    found[tokens.row[at], term[at] * q + term[at + 1]] = True
+    codes = np.array([a * q + b for a, b in pairs])
+    return found[:, codes] @ pair_weights / (float(pair_weights.sum()) or 1.0)
+
+
+def _best_window(tokens: _Tokens, weights: np.ndarray, n: int) -> np.ndarray:
+    """The IDF weight of the query's syllables found together within ``WINDOW_SYLLABLES``
+    consecutive syllables of each passage, at its densest place: for each hit, every
+    query syllable whose last occurrence up to it is less than a window behind."""
+    term = tokens.term
+    at = np.flatnonzero(term >= 0)
+    if not len(at):
+        return np.zeros(n)
+    q = len(weights)
+    # last[t, k]: the place of the last occurrence of syllable t up to hit k (-1: none).
+    last = np.full((q, len(at)), -1)
+    last[term[at], np.arange(len(at))] = at
+    np.maximum.accumulate(last, axis=1, out=last)
+    inside = (last > at - WINDOW_SYLLABLES) & (last >= tokens.start[at])
+    window = weights @ inside
+    best = np.zeros(n)
+    np.maximum.at(best, tokens.row[at], window)
+    return best
+
+
+def _longest_run(tokens: _Tokens, terms: QueryTerms, n: int) -> np.ndarray:
+    """IDF weight of the longest stretch of two or more of the query's syllables that the
+    passage also has side by side, in the query's order."""
+    order = terms.syllables
+    if len(order) < 2 or not len(tokens.column):
+        return np.zeros(n)
+    cumulative = np.concatenate(([0.0], np.cumsum([terms.weights[t] for t in order])))
+    columns = tokens.column
+    first_of_passage = tokens.position == 0
+    best = np.zeros(n)
+    run = np.zeros(len(columns), dtype=np.intp)  # run[k]: the match ending at token k
+    wanted = {
+        t: c for t, c in zip(dict.fromkeys(order), tokens.query_columns.tolist(), strict=True)
+    }
+    for i, syllable in enumerate(order):
+        matches = columns == wanted[syllable]
+        previous = np.concatenate(([0], run[:-1]))
+        previous[first_of_passage] = 0
+        run = np.where(matches, previous + 1, 0)
+        long = np.flatnonzero(run >= 2)
+        if len(long):
+            length = run[long]
+            weight = cumulative[i + 1] - cumulative[i + 1 - length]
+            np.maximum.at(best, tokens.row[long], weight)
+    return best
+
+
+def _bm25(counts: np.ndarray, weights: np.ndarray, relative: np.ndarray, b: float) -> np.ndarray:
+    """BM25 over the folded syllables of each passage (``counts``: passage x query
+    syllable), with this module's k1 and the given b."""
+    norm = (_K1 * (1 - b + b * relative))[:, None]
+    return (weights * counts * (_K1 + 1) / (counts + norm)) @ np.ones(len(weights))
 
 
 def _feedback(
-    passages: list[list[str]], query: set[str], idf: Callable[[str], float]
+    tokens: _Tokens, idfs: Callable[[Sequence[str]], np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each passage's similarity to the mean of the best ``FEEDBACK_DOCUMENTS`` others:
     cosine over the passages' distinct syllables weighted by IDF, over all syllables and
     over those not in the query. Computed over the (passage, syllable) pairs present, a
     few thousand, not over a matrix of every passage by every syllable."""
-    n = len(passages)
-    distinct = [list(dict.fromkeys(syls)) for syls in passages]
-    pairs = list(itertools.chain.from_iterable(distinct))
-    if not pairs:
+    n = len(tokens.lengths)
+    if not len(tokens.column):
         return np.zeros(n), np.zeros(n)
-    columns = {s: j for j, s in enumerate(dict.fromkeys(pairs))}
-    row = np.repeat(np.arange(n), [len(d) for d in distinct])
-    col = np.fromiter(map(columns.__getitem__, pairs), dtype=np.intp, count=len(pairs))
-    weight = np.fromiter(map(idf, columns), dtype=float, count=len(columns))[col]
+    size = len(tokens.vocabulary)
+    # Each (passage, syllable) pair once, in order of first appearance in the passage.
+    key = tokens.row * size + tokens.column
+    _, first = np.unique(key, return_index=True)
+    first.sort()
+    row, col = tokens.row[first], tokens.column[first]
+    weight = np.asarray(idfs(tokens.vocabulary), dtype=float)[col]
     norm = np.sqrt(np.bincount(row, weight * weight, minlength=n))
     value = weight / np.where(norm > 0, norm, 1.0)[row]
-    new = np.array([s not in query for s in columns])[col]
+    new = np.ones(size, dtype=bool)
+    new[tokens.query_columns[tokens.query_columns < size]] = False
+    new = new[col]
     m = min(FEEDBACK_DOCUMENTS, n)
     own = row < m
-    centroid = np.bincount(col[own], value[own], minlength=len(columns))[col]
+    centroid = np.bincount(col[own], value[own], minlength=size)[col]
     others = np.where(np.arange(n) < m, m - 1, m).astype(float)
     others[others == 0] = 1.0
     # A passage among the best is compared with the others: its own part of the centroid

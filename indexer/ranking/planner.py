@@ -11,9 +11,10 @@ higher, and re-ranking (``ranking.rerank``) orders the best of them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from whoosh import query as wq
 
 from indexer.analysis.abbreviations import Abbreviations
@@ -330,6 +331,13 @@ class QueryPlanner:
         if common:
             query = wq.AndMaybe(query, wq.Or([_with_title(c.query) for c in common]))
         return query
+
+    def idfs(self, folded: Sequence[str]) -> np.ndarray:
+        """``idf`` of many folded syllables at once (those already known in one pass)."""
+        known = list(map(self._idfs.get, folded))
+        if None in known:
+            known = [self.idf(s) if w is None else w for s, w in zip(folded, known, strict=True)]
+        return np.array(known, dtype=float)
 
     def idf(self, folded: str) -> float:
         """The weight of a folded syllable (over all its forms) in re-ranking's evidence, 0

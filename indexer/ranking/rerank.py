@@ -60,10 +60,10 @@ def rerank(
     model: RankingModel,
     terms: QueryTerms,
     candidates: Sequence[Candidate],
-    idf: Callable[[str], float],
+    idfs: Callable[[Sequence[str]], np.ndarray],
     average_length: float,
 ) -> list[tuple[float, Candidate]]:
     """(model score, candidate) of ``candidates``, best first; ties keep BM25's order."""
-    scores = model.scores(feature_matrix(terms, candidates, idf, average_length))
+    scores = model.scores(feature_matrix(terms, candidates, idfs, average_length))
     order = np.lexsort((np.arange(len(candidates)), -scores))
     return [(float(scores[i]), candidates[i]) for i in order]

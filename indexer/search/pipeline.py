@@ -157,7 +157,7 @@ class Pipeline:
         """
         terms, candidates = self.candidates(stage)
         ranked = rerank.rerank(
-            self.model, terms, candidates, self.planner.idf, self.average_length()
+            self.model, terms, candidates, self.planner.idfs, self.average_length()
         )
         if stage.relaxed:  # the exact phrases first
             ranked.sort(key=lambda item: not item[1].in_phrase)
