@@ -24,14 +24,11 @@ import lightgbm
 import numpy as np
 
 from indexer import evaluation as ev
-from indexer.analysis.abbreviations import load as load_abbreviations
 from indexer.ranking import rerank
 from indexer.ranking.features import FEATURES, feature_matrix
-from indexer.ranking.syntax import parse
+from indexer.search import SearchService, pipeline
 from indexer.search.errors import BadRequest
-from indexer.search.live_index import LiveIndex
-from indexer.search.pipeline import Pipeline
-from indexer.search.request import MAX_QUERY_CHARS, SearchRequest
+from indexer.search.request import MAX_QUERY_CHARS
 
 VARIANTS = ("orig", "noaccent")  # the model learns both: accents restored are less certain
 PARAMETERS = dict(  # chosen by two-fold cross-validation inside half A
@@ -63,29 +60,25 @@ def groups(folder: Path, cache: Path | None, workers: int) -> list[Group]:
     data = ev.load(folder)
     out = []
     with ev.indexed(data, folder.name, cache, workers) as index_dir:
-        live = LiveIndex(index_dir, on_change=lambda: None)
-        with live.reading() as searcher:
-            planner = live.planner(searcher, load_abbreviations())
-            pipeline = Pipeline(searcher, planner, live.postings, None, time_limit=600)
-            average = pipeline.average_length()
-            for query_id in sorted(data.queries):
-                relevant = data.qrels[query_id]
-                for variant in VARIANTS:
-                    text = ev.VARIANTS[variant](data.queries[query_id])[:MAX_QUERY_CHARS]
-                    try:
-                        parsed = parse(SearchRequest.checked(text).text)
-                    except BadRequest:
-                        continue
-                    stage = pipeline.first_stage(parsed, rerank.DEPTH, None)
-                    if stage is None:
-                        continue
-                    terms, candidates = pipeline.candidates(stage)
-                    features = feature_matrix(terms, candidates, planner.idfs, average)
-                    labels = [relevant.get(c.fields["article_id"], 0) for c in candidates]
-                    out.append(
-                        Group(folder.name, variant, ev.half(query_id), features, np.array(labels))
-                    )
-        live.close()
+        service = SearchService(index_dir, time_limit=600, result_cache=0)
+        idf, idfs, average = service.ranking_terms()
+        for query_id in sorted(data.queries):
+            relevant = data.qrels[query_id]
+            for variant in VARIANTS:
+                text = ev.VARIANTS[variant](data.queries[query_id])[:MAX_QUERY_CHARS]
+                try:
+                    stage = service.first_stage(text, rerank.DEPTH)
+                except BadRequest:
+                    continue
+                if stage is None:
+                    continue
+                terms, candidates = pipeline.candidates(stage, idf)
+                features = feature_matrix(terms, candidates, idfs, average)
+                labels = [relevant.get(c.fields["article_id"], 0) for c in candidates]
+                out.append(
+                    Group(folder.name, variant, ev.half(query_id), features, np.array(labels))
+                )
+        service.close()
     return out
 
 

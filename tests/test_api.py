@@ -5,7 +5,7 @@ SEED_ID = "000_e79570c1fe97e7a4"
 RESULT_KEYS = {"id", "article_id", "paragraph", "kind", "title", "text", "highlight", "score"}
 RESULT_KEYS |= {"date", "category", "source", "url"}
 PAGE_KEYS = {"query", "total", "page", "per_page", "took_ms", "results", "suggestion"}
-PAGE_KEYS |= {"relaxed", "group", "sort", "articles", "facets"}
+PAGE_KEYS |= {"relaxed", "group", "sort", "articles", "facets", "shards"}
 
 
 def assert_error(response, status):

@@ -155,7 +155,7 @@ def test_partial_ordering_equals_a_full_sort(seed, k):
     """Many ties on the first keys, as dates and rank bands have: the partition path."""
     import numpy as np
 
-    from indexer.search.ordering import _smallest
+    from indexer.search.ordering import smallest as _smallest
 
     rng = np.random.default_rng(seed)
     size = 12_000

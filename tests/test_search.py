@@ -8,7 +8,7 @@ from indexer.corpus.articles import Article, Paragraph
 from indexer.ranking.syntax import parse
 from indexer.search import BadRequest, Filters, SearchService
 from indexer.search.live_index import article_fields
-from indexer.search.pipeline import RELAX_BELOW, Pipeline
+from indexer.search.shard import RELAX_BELOW
 from indexer.storage import store
 
 SEED_ID = "000_e79570c1fe97e7a4"
@@ -242,7 +242,6 @@ def test_did_you_mean(service, query, expected):
 
 def test_capitals_do_not_turn_words_into_abbreviations(service):
     # "VAT" (thuế giá trị gia tăng) folds like "vật"; a query in capitals means the word.
-    from indexer.ranking.syntax import parse
 
     planner = service.index.planner(service.index.searcher(), service.abbreviations)
     assert "gia" not in str(planner.plan(parse("ĐỘNG VẬT")).query)
@@ -280,11 +279,7 @@ def test_plain_query_takes_the_reading_its_words_imply(tmp_path, monkeypatch):
     assert {hit.article_id for hit in top} >= {"rain", "border", "village"}  # all still found
 
     def first_stage_top(service):
-        searcher = service.index.searcher()
-        planner = service.index.planner(searcher, service.abbreviations)
-        pipeline = Pipeline(searcher, planner, service.index.postings, None, time_limit=10)
-        _, docnum = pipeline.first_stage(parse("lang son"), 10, None).found[0]
-        return searcher.stored_fields(docnum)["article_id"]
+        return service.first_stage("lang son", 10).found[0].article_id
 
     with SearchService(tmp_path / "ix") as service:
         assert first_stage_top(service) in {"rain", "border"}

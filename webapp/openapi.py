@@ -86,6 +86,20 @@ FACETS = {
     "properties": {"category": COUNTS, "source": COUNTS, "date": COUNTS},
 }
 
+SHARDS = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["total", "successful", "failed"],
+    "description": "How many of the index's shards answered (a plain index is one shard), "
+    "as Elasticsearch's _shards: a shard that failed to answer within the time limit "
+    "leaves its passages out of the results.",
+    "properties": {
+        "total": {"type": "integer", "minimum": 1},
+        "successful": {"type": "integer", "minimum": 0},
+        "failed": {"type": "integer", "minimum": 0},
+    },
+}
+
 PAGE = {
     "type": "object",
     "additionalProperties": False,
@@ -102,9 +116,11 @@ PAGE = {
         "sort",
         "articles",
         "facets",
+        "shards",
     ],
     "properties": {
         "query": {"type": "string"},
+        "shards": SHARDS,
         "total": {"type": "integer", "minimum": 0, "description": "matching passages"},
         "articles": {
             "type": ["integer", "null"],

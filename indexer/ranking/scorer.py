@@ -32,13 +32,17 @@ _EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0))
 
 def _merge_runs(parts) -> tuple[np.ndarray, np.ndarray]:
     """The union of ``parts`` (each sorted), their scores summed in part order: a stable
-    sort merges the sorted runs."""
+    sort merges the sorted runs, and each document's scores are added one after the
+    other (``np.add.reduceat`` adds long runs in pairs), as on every path of the scorer:
+    a document's score is then the same bits however its matches were gathered, in one
+    index or in shards of it."""
     all_ids = np.concatenate([p[0] for p in parts])
     order = np.argsort(all_ids, kind="stable")
     ids = all_ids[order]
-    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
-    scores = np.add.reduceat(np.concatenate([p[1] for p in parts])[order], starts)
-    return ids[starts], scores
+    new = np.concatenate(([True], ids[1:] != ids[:-1]))
+    owner = np.cumsum(new) - 1
+    scores = np.bincount(owner, weights=np.concatenate([p[1] for p in parts])[order])
+    return ids[new], scores
 
 
 # Scoring over given documents looks each one up in a posting list (a binary search):
@@ -64,6 +68,7 @@ class _Scratch(threading.local):
         self.total = np.zeros(0)
         self.hit = np.zeros(0, dtype=bool)
         self.at = np.zeros(0, dtype=np.int32)
+        self.extra = np.zeros(0)
 
     def arrays(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if len(self.total) < size:
@@ -71,6 +76,12 @@ class _Scratch(threading.local):
             self.hit = np.zeros(size, dtype=bool)
             self.at = np.full(size, -1, dtype=np.int32)
         return self.total[:size], self.hit[:size], self.at[:size]
+
+    def extra_array(self, size: int) -> np.ndarray:
+        """A second array of sums, for the optional part of an AND-MAYBE."""
+        if len(self.extra) < size:
+            self.extra = np.zeros(size)
+        return self.extra[:size]
 
     def drop(self) -> None:
         """Forget the arrays after a failure left them in an unknown state."""
@@ -82,6 +93,25 @@ _SCRATCH = _Scratch()
 
 class TimeLimit(Exception):
     """Raised when a search runs past its deadline."""
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """The collection statistics of BM25F, when they are not the searcher's own: a shard
+    scores with those of the whole sharded index, so that a passage gets the score it
+    would get in one index holding every article.
+
+    ``doc_count``: documents, deleted ones included (Whoosh's N); ``field_lengths``: the
+    total length of each scorable field; ``doc_frequency``: (field, term bytes) -> the
+    documents holding the term, for every term of the query.
+    """
+
+    doc_count: int
+    field_lengths: dict[str, int]
+    doc_frequency: dict[tuple[str, bytes], int]
+
+    def average_length(self, fieldname: str) -> float:
+        return self.field_lengths.get(fieldname, 0) / (self.doc_count or 1)
 
 
 @dataclass(frozen=True)
@@ -107,10 +137,13 @@ def search(
     limit: int,
     filter_query: wq.Query | None = None,
     time_limit: float | None = None,
+    statistics: Statistics | None = None,
+    order_key: np.ndarray | None = None,
 ) -> Scored:
-    """Score ``query`` over the whole index; ties go to the lower document number."""
+    """Score ``query`` over the whole index with ``statistics`` (default: the searcher's
+    own); ties go to the lower ``order_key`` of the document (default: its number)."""
     deadline = time.monotonic() + time_limit if time_limit else None
-    index = _Index(searcher, weighting, cache, deadline)
+    index = _Index(searcher, weighting, cache, deadline, statistics)
     ids, scores = index.evaluate(query)
     gone = all_deleted(index.reader)
     if len(ids) and gone is not None:
@@ -120,15 +153,22 @@ def search(
         allowed, _ = index.evaluate(filter_query)
         keep, _ = _members(ids, allowed, index.size)
         ids, scores = ids[keep], scores[keep]
+    return Scored(len(ids), best(ids, scores, limit, order_key), ids, scores)
+
+
+def best(
+    ids: np.ndarray, scores: np.ndarray, limit: int, order_key: np.ndarray | None = None
+) -> list[tuple[float, int]]:
+    """The ``limit`` best of documents ``ids`` scored ``scores``, as (score, document),
+    best first, ties to the lower ``order_key`` (default: the document number)."""
     total = len(ids)
-    every = ids, scores
     if total > limit:
         # Everything that can reach the first ``limit``, ties at the cut included.
         cut = np.partition(scores, total - limit)[total - limit]
         chosen = np.flatnonzero(scores >= cut)
         ids, scores = ids[chosen], scores[chosen]
-    order = np.lexsort((ids, -scores))[:limit]
-    return Scored(total, [(float(scores[i]), int(ids[i])) for i in order], *every)
+    order = np.lexsort((ids if order_key is None else order_key[ids], -scores))[:limit]
+    return [(float(scores[i]), int(ids[i])) for i in order]
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
@@ -177,7 +217,7 @@ def _or_leaves(q: wq.Or) -> list[wq.Query]:
 class _Index:
     """Evaluates query trees against a searcher's whole index, in its document numbers."""
 
-    def __init__(self, top: Searcher, weighting, cache, deadline) -> None:
+    def __init__(self, top: Searcher, weighting, cache, deadline, statistics=None) -> None:
         self.top = top
         self.reader = top.reader()
         self.schema = self.reader.schema
@@ -185,6 +225,7 @@ class _Index:
         self.cache = cache
         self.deadline = deadline
         self.size = self.reader.doc_count_all()
+        self.statistics: Statistics | None = statistics
         self.averages: dict[str, float] = {}  # field -> average length
         # id(query) -> (query, postings under it); the query is kept so its id stays its own.
         self._sizes: dict[int, tuple[wq.Query, float]] = {}
@@ -240,14 +281,7 @@ class _Index:
 
     def _term(self, q: wq.Term) -> tuple[np.ndarray, np.ndarray]:
         btext = self._btext(q)
-        if btext is None:
-            return _EMPTY
-        ids, weights = self.cache.postings(self.reader, q.fieldname, btext)
-        if not len(ids):
-            return _EMPTY
-        if not self.schema[q.fieldname].scorable:
-            return ids, weights * float(q.boost)
-        return ids, _boosted(q, self._list_scores(q.fieldname, btext, ids, weights))
+        return _EMPTY if btext is None else self._term_scores(q, btext)
 
     def _list_scores(
         self, fieldname: str, btext: bytes, ids: np.ndarray, weights: np.ndarray
@@ -274,7 +308,11 @@ class _Index:
         idf = self._idf(fieldname, btext)
         avgfl = self.averages.get(fieldname)
         if avgfl is None:
-            avgfl = self.averages[fieldname] = self.top.avg_field_length(fieldname) or 1
+            if self.statistics is not None:
+                avgfl = self.statistics.average_length(fieldname) or 1
+            else:
+                avgfl = self.top.avg_field_length(fieldname) or 1
+            self.averages[fieldname] = avgfl
         # idf * ((weights * (k1 + 1)) / (weights + norms)), in place: the same operations
         # in the same order, without an array allocated for each step.
         denominator = np.take(self._norms(fieldname, b, k1, avgfl), ids)
@@ -286,10 +324,20 @@ class _Index:
 
     def _idf(self, fieldname: str, btext: bytes) -> float:
         """The weighting's ``idf``, with the document frequency taken from the postings in
-        hand (the same count) instead of a term lookup in every segment: its ``idf_of``
-        (``ranking.weighting``), else Whoosh's own formula."""
-        df = len(self.cache.postings(self.reader, fieldname, btext)[0])
-        return getattr(self.weighting, "idf_of", whoosh_idf)(df, self.size)
+        hand (the same count) instead of a term lookup in every segment, or from the
+        statistics given: its ``idf_of`` (``ranking.weighting``), else Whoosh's own."""
+        df, n = self._frequency(fieldname, btext)
+        return getattr(self.weighting, "idf_of", whoosh_idf)(df, n)
+
+    def _frequency(self, fieldname: str, btext: bytes) -> tuple[int, int]:
+        """(documents holding the term, documents) as the scores count them."""
+        stats = self.statistics
+        if stats is not None:
+            df = stats.doc_frequency.get((fieldname, btext))
+            if df is not None:
+                return df, stats.doc_count
+            return len(self.cache.postings(self.reader, fieldname, btext)[0]), stats.doc_count
+        return len(self.cache.postings(self.reader, fieldname, btext)[0]), self.size
 
     def _norms(self, fieldname: str, b: float, k1: float, avgfl: float) -> np.ndarray:
         """``k1 * ((1 - b) + b * length / avgfl)`` of every document: the length part of
@@ -323,9 +371,9 @@ class _Index:
     # Boolean combinations
 
     def _or(self, q: wq.Or) -> tuple[np.ndarray, np.ndarray]:
-        terms = self._weighted_terms(q)
-        if terms is not None and self._dense(terms):
-            return self._sum_dense(terms)
+        leaves = self._term_leaves(q)
+        if leaves is not None and self._dense(leaves):
+            return self._sum_dense(q, leaves)
         parts = [p for p in (self.evaluate(s) for s in _or_leaves(q)) if len(p[0])]
         if not parts:
             return _EMPTY
@@ -354,84 +402,95 @@ class _Index:
             raise
         return ids.astype(np.int32), scores
 
-    def _weighted_terms(self, q: wq.Query, weight: float = 1.0):
-        """The terms of a sum of terms (ORs of terms, at any depth), each as (term, its
-        bytes, the product of the boosts above it and its own); None for any other shape."""
-        if type(q) is wq.Term:
-            btext = self._btext(q)
-            return [] if btext is None else [(q, btext, weight * q.boost)]
-        if type(q) is not wq.Or:
-            return None
-        found = []
-        for sub in q.subqueries:
-            terms = self._weighted_terms(sub, weight * q.boost)
-            if terms is None:
+    def _term_leaves(self, q: wq.Or) -> list[tuple[wq.Term, bytes]] | None:
+        """The terms ``_or`` adds up (``_or_leaves``), with their bytes, when all of its
+        parts are terms; None otherwise."""
+        leaves = []
+        for leaf in _or_leaves(q):
+            if type(leaf) is not wq.Term:
                 return None
-            found.extend(terms)
-        return found
+            btext = self._btext(leaf)
+            if btext is not None:
+                leaves.append((leaf, btext))
+        return leaves
 
-    def _dense(self, terms) -> bool:
+    def _dense(self, leaves: list[tuple[wq.Term, bytes]]) -> bool:
         """Whether a sum of terms has enough postings to be added up in arrays over every
         document rather than merged as sorted runs."""
-        postings = sum(self._term_size(term) for term, _, _ in terms)
+        postings = sum(self._term_size(term) for term, _ in leaves)
         return postings * SUM_DENSE_SHARE > self.size
 
-    def _sum_dense(self, terms, maybe=()) -> tuple[np.ndarray, np.ndarray]:
-        """The documents holding any of ``terms``, each scored by the weighted sum of the
-        scores of the ``terms`` it holds, and of the ``maybe`` terms (which add to these
-        documents but find none). An AND-MAYBE of sums, and a question's sum of dozens of
-        lists, are added in one array over every document: no union or lookup between."""
+    def _sum_dense(self, q: wq.Or, leaves, maybe: wq.Or | None = None, maybe_leaves=()):
+        """The documents holding any of the terms ``leaves`` of ``q``, each scored by the
+        sum of their scores, and by that of the ``maybe_leaves`` of ``maybe`` (which add
+        to these documents but find none): an AND-MAYBE of two sums, or a question's sum
+        of dozens of lists, added up in arrays over every document, with no union or
+        lookup between. The sums are the ones ``_or`` and ``_and_maybe`` make, to the
+        last bit: each one's terms added one after the other, in order."""
         total, hit, _ = _SCRATCH.arrays(self.size)
+        extra = _SCRATCH.extra_array(self.size) if maybe_leaves else None
         try:
-            for term, btext, weight in terms:
-                ids, scores = self._weighted_list(term, btext, weight)
+            for term, btext in leaves:
+                ids, scores = self._term_scores(term, btext)
                 np.add.at(total, ids, scores)
                 hit[ids] = True
             self._check_time()
-            for term, btext, weight in maybe:
-                ids, scores = self._weighted_list(term, btext, weight)
+            for term, btext in maybe_leaves:
+                ids, scores = self._term_scores(term, btext)
                 inside = hit[ids]
-                np.add.at(total, ids[inside], scores[inside])
+                np.add.at(extra, ids[inside], scores[inside])
             ids = np.flatnonzero(hit)
-            scores = total[ids]
+            scores = _boosted(q, total[ids])
             total[ids] = 0.0
             hit[ids] = False
+            if extra is not None:
+                scores = scores + _boosted(maybe, extra[ids])
+                extra[ids] = 0.0
         except BaseException:
             _SCRATCH.drop()
             raise
         return ids.astype(np.int32), scores
 
-    def _weighted_list(
-        self, q: wq.Term, btext: bytes, weight: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """A term's whole posting list and its scores times ``weight``."""
+    def _term_scores(self, q: wq.Term, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """``_term`` of a term whose bytes are known."""
         ids, values = self.cache.postings(self.reader, q.fieldname, btext)
-        if len(ids) and self.schema[q.fieldname].scorable:
-            values = self._list_scores(q.fieldname, btext, ids, values)
-        return ids, values * weight
+        if not len(ids):
+            return _EMPTY
+        if not self.schema[q.fieldname].scorable:
+            return ids, values * float(q.boost)
+        return ids, _boosted(q, self._list_scores(q.fieldname, btext, ids, values))
 
     def _and(self, q: wq.And) -> tuple[np.ndarray, np.ndarray]:
         # The part with the fewest postings is scored in full, the others only over the
-        # documents left: a common syllable's long list is searched, not scored.
-        parts = sorted(q.subqueries, key=self._size)
-        if not parts:
+        # documents left: a common syllable's long list is searched, not scored. The
+        # parts' scores are then added in the query's order, not in that one (which
+        # depends on this index's counts): the same sum in one index or in a shard.
+        order = sorted(range(len(q.subqueries)), key=lambda i: self._size(q.subqueries[i]))
+        if not order:
             return _EMPTY
-        ids, scores = self.evaluate(parts[0])
-        for part in parts[1:]:
+        ids, first = self.evaluate(q.subqueries[order[0]])
+        part_scores = {order[0]: first}
+        for i in order[1:]:
             if not len(ids):
                 return _EMPTY
-            found, part_scores = self._within(part, ids)
-            ids, scores = ids[found], scores[found] + part_scores[found]
+            found, scores = self._within(q.subqueries[i], ids)
+            ids = ids[found]
+            part_scores = {j: kept[found] for j, kept in part_scores.items()}
+            part_scores[i] = scores[found]
         if not len(ids):
             return _EMPTY
+        scores = part_scores[0]
+        for i in range(1, len(order)):
+            scores = scores + part_scores[i]
         return ids, _boosted(q, scores)
 
     def _and_maybe(self, q: wq.AndMaybe) -> tuple[np.ndarray, np.ndarray]:
-        terms = self._weighted_terms(q.a)
-        if terms is not None and self._dense(terms):
-            maybe = self._weighted_terms(q.b)
-            if maybe is not None:
-                return self._sum_dense(terms, maybe)
+        if type(q.a) is wq.Or and type(q.b) is wq.Or:
+            leaves = self._term_leaves(q.a)
+            if leaves is not None and self._dense(leaves):
+                maybe = self._term_leaves(q.b)
+                if maybe is not None:
+                    return self._sum_dense(q.a, leaves, q.b, maybe)
         ids, scores = self.evaluate(q.a)
         if not len(ids):
             return _EMPTY
@@ -469,7 +528,7 @@ class _Index:
             return found, _boosted(q, scores)
         found = np.zeros(len(ids), dtype=bool)
         scores = np.zeros(len(ids))
-        for sub in q.subqueries:
+        for sub in _or_leaves(q):  # the parts ``_or`` adds, in its order: the same sums
             sub_found, sub_scores = self._within(sub, ids)
             found |= sub_found
             scores += sub_scores
@@ -515,9 +574,13 @@ class _Index:
 
     def _scores_key(self, fieldname: str, btext: bytes) -> tuple:
         """What a term's kept scores depend on besides the reader: the weighting's kind
-        (its IDF) and parameters."""
+        (its IDF) and parameters, and the statistics when they are not the reader's."""
         w = self.weighting
-        return (fieldname, btext, type(w), w.K1, w._field_B.get(fieldname, w.B))
+        key = (fieldname, btext, type(w), w.K1, w._field_B.get(fieldname, w.B))
+        if self.statistics is None:
+            return key
+        field_length = self.statistics.field_lengths.get(fieldname, 0)
+        return (*key, *self._frequency(fieldname, btext), field_length)
 
     def _some_scores(
         self, q: wq.Term, btext: bytes, ids: np.ndarray, weights: np.ndarray, at: np.ndarray
@@ -537,7 +600,7 @@ class _Index:
         only the postings found are scored. Scoring every posting and adding them all up
         took three times as long (four lists of 20,000–150,000 postings: 6.8 → 2.4 ms)."""
         parts = []  # (term or None, its bytes, document numbers, weights or scores)
-        for sub in q.subqueries:
+        for sub in _or_leaves(q):
             if type(sub) is wq.Term:
                 btext = self._btext(sub)
                 if btext is not None:

@@ -161,15 +161,31 @@ class VocabularyCache:
         leaves = {segment_key(leaf): leaf for leaf, _ in searcher.reader().leaf_readers()}
         if leaves.keys() == self._segments.keys():
             return self.vocabulary
-        tables = self.vocabulary.tables
-        for key in [k for k in self._segments if k not in leaves]:
-            for fieldname, counts in self._segments.pop(key).items():
-                tables[fieldname].remove(counts)
+        parts = {}
         for key, leaf in leaves.items():
             if key not in self._segments:
                 found = vocabulary_files.load(leaf)
                 if found is None:  # no file written for this segment: the slow way
                     found = {f: vocabulary_files.read_terms(leaf, f) for f in FIELDS}
+                parts[key] = found
+        return self.update(leaves.keys(), parts)
+
+    def known(self) -> frozenset[str]:
+        """The segments counted in."""
+        return frozenset(self._segments)
+
+    def update(self, live, parts: dict[str, dict[str, vocabulary_files.Terms]]) -> Vocabulary:
+        """The vocabulary of the segments ``live``: those gone are subtracted, ``parts``
+        (the terms of each new one, by field) added."""
+        live = set(live)
+        if live == self._segments.keys() and not parts:
+            return self.vocabulary
+        tables = self.vocabulary.tables
+        for key in [k for k in self._segments if k not in live]:
+            for fieldname, counts in self._segments.pop(key).items():
+                tables[fieldname].remove(counts)
+        for key, found in parts.items():
+            if key in live and key not in self._segments:
                 self._segments[key] = {f: tables[f].add(*found[f]) for f in FIELDS}
         self.vocabulary.changed()
         return self.vocabulary

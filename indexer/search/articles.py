@@ -31,19 +31,29 @@ def article_view(searcher: Searcher, article_id: str) -> ArticleView | None:
     )
 
 
-def filter_values(searcher: Searcher, name: str, limit: int = 50) -> list[str]:
-    """Display values of a filter field (category, source), most frequent first."""
+def filter_counts(searcher: Searcher, name: str) -> list[tuple[int, str, str]]:
+    """(passages, key, display value) of each value of a filter field (category, source)."""
     if name not in FILTER_FIELDS:
         raise BadRequest(f"unknown filter {name!r}")
-    keys = [
-        (searcher.doc_frequency(f"{name}_key", key), key) for key in searcher.lexicon(f"{name}_key")
-    ]
-    keys.sort(reverse=True)
-    values = []
-    for _, key in keys[:limit]:
+    found = []
+    for key in searcher.lexicon(f"{name}_key"):
         # The value is stored with an article's first passage (``ARTICLE_FIELDS``).
         docs = searcher.documents(**{f"{name}_key": key.decode("utf-8")})
         value = next((doc[name] for doc in docs if doc.get(name)), None)
         if value:
-            values.append(value)
-    return values
+            found.append((searcher.doc_frequency(f"{name}_key", key), key.decode("utf-8"), value))
+    return found
+
+
+def most_frequent(counts: list[list[tuple[int, str, str]]], limit: int) -> list[str]:
+    """Display values of a filter field over every shard's ``filter_counts``, most
+    frequent first (ties by key, last first), each shown as the first shard shows it."""
+    merged: dict[str, list] = {}
+    for shard in counts:
+        for df, key, value in shard:
+            if key in merged:
+                merged[key][0] += df
+            else:
+                merged[key] = [df, value]
+    ranked = sorted(merged.items(), key=lambda item: (item[1][0], item[0].encode()), reverse=True)
+    return [value for _, (_, value) in ranked[:limit]]

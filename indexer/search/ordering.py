@@ -1,37 +1,26 @@
 """Pages other than the ranking as it comes: one result per article, newest first, and the
-facet counts beside them, all over every passage the query matches (``pipeline.Pool``).
+facet counts beside them, over every passage the query matches.
 
 The relevance order of the matches is the ranking's own: the re-ranked candidates in the
-model's order, then the others tier by tier in BM25's order, ties to the lower document
-number. Only as many matches as a page needs are put in order (``_smallest``), so a query
-matching half the index costs a few passes over arrays, not a sort.
+model's order, then the others tier by tier in BM25's order, ties by article id and
+paragraph. Each shard orders its own matches so, without the re-ranking
+(``shard.Arranged``); the coordinator puts the re-ranked ones in their places and merges
+(``arrange``). Only as many matches as a page needs are put in order (``smallest``), so
+a query matching half the index costs a few passes over arrays, not a sort.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from indexer.search.passage_table import FACETS, PassageTable
-from indexer.search.pipeline import Ranked
 
 FACET_VALUES = 20  # the largest counts of each facet
 _SORT_SMALL = 4096  # fewer rows than this are sorted outright
 
 
-@dataclass(frozen=True)
-class Arranged:
-    """A page's passages in order as (score, document number, stored fields if read), with
-    how many other matching passages each one's article has (grouped pages only)."""
-
-    entries: list[tuple[float, int, dict | None]]
-    more: list[int] | None
-    articles: int
-    per_article: np.ndarray  # matching passages of each article of the index
-
-
-def _smallest(keys: list[np.ndarray], k: int) -> np.ndarray:
+def smallest(keys: list[np.ndarray], k: int) -> np.ndarray:
     """Positions of the ``k`` rows that come first by ``keys`` (the first key first, the
     last one unique), in that order; a partition by the first key leaves only the rows
     tied at the cut to order by the others."""
@@ -49,101 +38,99 @@ def _smallest(keys: list[np.ndarray], k: int) -> np.ndarray:
     before = np.flatnonzero(primary < cut)
     before = before[np.lexsort([key[before] for key in keys[::-1]])]
     tied = np.flatnonzero(primary == cut)
-    rest = tied[_smallest([key[tied] for key in keys[1:]], k - len(before))]
+    rest = tied[smallest([key[tied] for key in keys[1:]], k - len(before))]
     return np.concatenate([before, rest])
 
 
-@dataclass(frozen=True)
-class Matches:
-    """Every match of a query with what orders it, and its article."""
-
-    ids: np.ndarray
-    keys: list[np.ndarray]  # relevance order: rank band, minus BM25, document number
-    articles: np.ndarray  # the article number of each match
-
-    @classmethod
-    def of(cls, ranked: Ranked, table: PassageTable) -> Matches:
-        pool = ranked.pool
-        ids = pool.ids()
-        # Below the re-ranked candidates, tier after tier; the re-ranked ones by position.
-        if len(pool.tiers) == 1:
-            band = np.full(len(ids), ranked.reranked, dtype=np.int32)
-        else:
-            band = (pool.tier_of() + ranked.reranked).astype(np.int32)
-        reranked = np.asarray([d for _, d, _ in ranked.entries[: ranked.reranked]], ids.dtype)
-        positions = np.arange(len(reranked), dtype=np.int32)
-        start = 0
-        for tier_ids, _ in pool.tiers:  # each sorted: the re-ranked ones looked up at once
-            at = np.minimum(np.searchsorted(tier_ids, reranked), max(len(tier_ids) - 1, 0))
-            found = tier_ids[at] == reranked if len(tier_ids) else np.zeros(len(at), bool)
-            band[start + at[found]] = positions[found]
-            start += len(tier_ids)
-        return cls(ids, [band, -pool.scores(), ids], table.article[ids])
-
-
-def arrange(
-    ranked: Ranked, table: PassageTable, group: str, sort: str, first: int, depth: int
-) -> Arranged:
-    """The entries ``first`` to ``depth`` (passages, or articles when grouped) of the page."""
-    matches = Matches.of(ranked, table)
-    keys = matches.keys
-    if sort == "date":
-        keys = [-table.date[matches.ids], *keys]  # UNDATED (-1) becomes 1: last
-    counts = np.bincount(matches.articles, minlength=table.articles)
-    articles = int(np.count_nonzero(counts))
-    if group == "article":
-        order = _first_per_article(keys, matches.articles, depth)[first:depth]
-        more = [int(counts[matches.articles[i]]) - 1 for i in order]
-    else:
-        order = _smallest(keys, depth)[first:depth]
-        more = None
-    shown = {docnum: (score, fields) for score, docnum, fields in ranked.entries[: ranked.reranked]}
-    entries = []
-    for i in order:
-        docnum = int(matches.ids[i])
-        if docnum in shown:
-            score, fields = shown[docnum]
-        else:  # as the ranking shows the passages below the re-ranked ones
-            bm25 = -float(matches.keys[1][i])
-            score, fields = (bm25 / ranked.best if ranked.best else 0.0), None
-        entries.append((score, docnum, fields))
-    return Arranged(entries, more, articles, counts)
-
-
-def _first_per_article(keys: list[np.ndarray], articles: np.ndarray, depth: int) -> np.ndarray:
+def first_per_article(keys: list[np.ndarray], articles: np.ndarray, depth: int) -> np.ndarray:
     """Positions of the best match of each of the first ``depth`` articles, in order: an
     article comes where its best passage comes. The best passages are looked for among
     ever more of the first matches until ``depth`` articles have one there."""
     size = len(articles)
     wanted = max(4 * depth, 256)
     while True:
-        order = _smallest(keys, wanted)
+        order = smallest(keys, wanted)
         _, at = np.unique(articles[order], return_index=True)
         if len(at) >= depth or len(order) >= size:
             return order[np.sort(at)[:depth]]
         wanted *= 4
 
 
-def facet_counts(
-    ranked: Ranked, table: PassageTable, per_article: np.ndarray | None = None
-) -> dict[str, dict[str, int]]:
-    """For each facet, value -> how many matching passages have it (matching articles,
-    given ``per_article``, the matches of each article), the ``FACET_VALUES`` largest in
-    decreasing order, ties by value."""
-    if per_article is not None:
-        combinations = table.article_combination[np.flatnonzero(per_article)]
-    else:
-        combinations = table.combination[ranked.pool.ids()]
-    per_combination = np.bincount(combinations, minlength=len(table.combination_values["date"]))
-    used = np.flatnonzero(per_combination)
-    weights = per_combination[used]
+@dataclass(frozen=True)
+class Arranged:
+    """A page's results in order as (score, passage), with how many other matching
+    passages each one's article has (grouped pages only), and the matching articles."""
+
+    entries: list[tuple[float, object]]
+    more: list[int] | None
+    articles: int
+
+
+def arrange(
+    reranked: Sequence[tuple[float, object]],
+    best_score: float,
+    parts: Sequence,
+    group: str,
+    sort: str,
+    first: int,
+    depth: int,
+) -> Arranged:
+    """The results ``first`` to ``depth`` of a grouped or date-sorted page.
+
+    ``reranked``: (score, passage) of the re-ranked candidates in the model's order;
+    ``parts``: each shard's ``Arranged`` part, its passages tagged with their shard.
+    A passage's place: newest first (date sorts), then its re-ranked position, or, below
+    all of those, its tier, BM25 score and article id and paragraph.
+    """
+    band = len(reranked)
+    position = {(p.shard, p.docnum): i for i, (_, p) in enumerate(reranked)}
+    shown = {(p.shard, p.docnum): score for score, p in reranked}
+
+    def key(p) -> tuple:
+        at = position.get((p.shard, p.docnum))
+        order = (at, 0.0) if at is not None else (band + p.tier, -p.score)
+        return (-p.date if sort == "date" else 0, *order, p.article_id, p.paragraph)
+
+    counts: dict[str, int] = {}
+    for part in parts:
+        counts.update(part.counts)
+    candidates = {(p.shard, p.docnum): p for part in parts for p in part.listed}
+    candidates.update({(p.shard, p.docnum): p for _, p in reranked})
+    ordered = sorted(candidates.values(), key=key)
+    if group == "article":
+        seen: set[str] = set()
+        firsts = []
+        for p in ordered:
+            if p.article_id not in seen:
+                seen.add(p.article_id)
+                firsts.append(p)
+        ordered = firsts
+    page = ordered[first:depth]
+    entries = []
+    for p in page:
+        score = shown.get((p.shard, p.docnum))
+        if score is None:  # as the ranking shows the passages below the re-ranked ones
+            score = p.score / best_score if best_score else 0.0
+        entries.append((score, p))
+    more = [counts.get(p.article_id, 1) - 1 for p in page] if group == "article" else None
+    return Arranged(entries, more, sum(part.articles for part in parts))
+
+
+def merge_facets(parts: Sequence[dict[str, dict[str, tuple[str, int]]]]) -> dict:
+    """For each facet, value -> how many results have it, over the shards' counts (each
+    value by its key, shown as the first shard that has it shows it), the
+    ``FACET_VALUES`` largest in decreasing order, ties by value."""
+    merged: dict[str, dict[str, list]] = {}
+    for part in parts:
+        for name, values in part.items():
+            found = merged.setdefault(name, {})
+            for key, (label, count) in values.items():
+                if key in found:
+                    found[key][1] += count
+                else:
+                    found[key] = [label, count]
     facets = {}
-    for name in FACETS:
-        labels = table.labels[name]
-        values = table.combination_values[name][used]
-        kept = values >= 0
-        found = np.bincount(values[kept], weights=weights[kept], minlength=len(labels))
-        nonzero = np.flatnonzero(found).tolist()
-        nonzero.sort(key=lambda v: (-found[v], labels[v]))
-        facets[name] = {labels[v]: int(found[v]) for v in nonzero[:FACET_VALUES]}
+    for name, values in merged.items():
+        ranked = sorted(values.values(), key=lambda item: (-item[1], item[0]))
+        facets[name] = {label: count for label, count in ranked[:FACET_VALUES]}
     return facets

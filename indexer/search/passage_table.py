@@ -1,4 +1,5 @@
-"""Every passage of the index as numbers: its article, its category, source, date and month.
+"""Every passage of the index as numbers: its article, its category, source, date and month,
+and its place in the order of article ids.
 
 What is counted or ordered over all the passages a query matches (facets, one result per
 article, newest first) looks these up with numpy instead of reading stored fields. Each
@@ -26,6 +27,7 @@ class _Part:
     """One segment's arrays, in its own document numbers; facet values index ``keys``."""
 
     starts: np.ndarray  # bool per document: the first passage of an article
+    article_ids: list[str]  # the id of each article, in the order of ``starts``
     date: np.ndarray  # int32 per document: YYYYMMDD, or UNDATED
     values: dict[str, np.ndarray]  # facet -> int32 per document, -1 for none
     keys: dict[str, list[str]]  # facet -> the key of each value (folded value, "YYYY-MM")
@@ -41,9 +43,16 @@ class PassageTable:
     """
 
     article: np.ndarray  # int32 per document: its article's number
+    article_ids: tuple[str, ...]  # per article: its id
+    # int64 per document: ties between passages of equal score are broken by article id,
+    # then paragraph, the same order in one index and in shards of it (the document
+    # number is not: it depends on how the index was written). The key is the rank of
+    # the article's id among the index's, then the document number.
+    order_key: np.ndarray
     firsts: np.ndarray  # per article: the document number of its first passage
     date: np.ndarray  # int32 per document: YYYYMMDD or UNDATED
     labels: dict[str, tuple[str, ...]]  # facet -> what is shown for each of its values
+    keys: dict[str, tuple[str, ...]]  # facet -> the key of each value (folded, "YYYY-MM")
     # Each distinct combination of facet values is numbered: counting the matches by
     # combination is one pass over them, instead of one per facet.
     combination: np.ndarray  # per document
@@ -53,6 +62,11 @@ class PassageTable:
     @property
     def articles(self) -> int:
         return len(self.firsts)
+
+    def key(self, docnum: int) -> tuple[str, int]:
+        """(article id, paragraph) of a passage: what orders passages of equal score."""
+        article = int(self.article[docnum])
+        return self.article_ids[article], docnum - int(self.firsts[article])
 
 
 def _article_starts(leaf, size: int) -> np.ndarray:
@@ -76,9 +90,22 @@ def _article_starts(leaf, size: int) -> np.ndarray:
     return starts
 
 
+def _article_ids(leaf, starts: np.ndarray) -> list[str]:
+    """The id of each article of a segment, from the content hash its first passage
+    carries ("<id> <digest>"), or from its stored fields."""
+    firsts = np.flatnonzero(starts).tolist()
+    if leaf.has_column("article_hash"):
+        column = leaf.column_reader("article_hash", translate=False)
+        values = [column[d] for d in firsts]
+        if all(values):
+            return [v.decode("utf-8").rpartition(" ")[0] for v in values]
+    return [leaf.stored_fields(d).get("article_id", "") for d in firsts]
+
+
 def _read_part(leaf) -> _Part:
     size = leaf.doc_count_all()
     starts = _article_starts(leaf, size)
+    article_ids = _article_ids(leaf, starts)
     values, keys, labels = {}, {}, {}
     for name in FILTER_FIELDS:
         field = f"{name}_key"
@@ -104,7 +131,7 @@ def _read_part(leaf) -> _Part:
     distinct = np.unique(months[months >= 0])
     values["date"] = np.where(months >= 0, np.searchsorted(distinct, months), -1).astype(np.int32)
     keys["date"] = labels["date"] = [f"{m // 100:04d}-{m % 100:02d}" for m in distinct.tolist()]
-    return _Part(starts, date, values, keys, labels)
+    return _Part(starts, article_ids, date, values, keys, labels)
 
 
 def _shown(leaf, name: str, ids: np.ndarray, starts: np.ndarray) -> str | None:
@@ -139,6 +166,11 @@ def _join(parts: list[_Part], offsets: tuple[int, ...], size: int) -> PassageTab
         starts[0] = True
     article = (np.cumsum(starts) - 1).astype(np.int32)
     firsts = np.flatnonzero(starts)
+    # Each segment starts with an article's first passage: one id per article.
+    ids = [i for part in parts for i in part.article_ids]
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
+    order_key = (rank[article] << 32) | np.arange(size, dtype=np.int64)
     code = np.zeros(size, dtype=np.int64)
     for name in FACETS:  # mixed radix: one digit per facet, 0 for none
         code = code * (len(labels[name]) + 1) + (values[name] + 1)
@@ -152,9 +184,12 @@ def _join(parts: list[_Part], offsets: tuple[int, ...], size: int) -> PassageTab
         rest = rest // radix
     return PassageTable(
         article=article,
+        article_ids=tuple(ids),
+        order_key=order_key,
         firsts=firsts,
         date=date,
         labels={name: tuple(labels[name]) for name in FACETS},
+        keys={name: tuple(numbers[name]) for name in FACETS},
         combination=combination,
         article_combination=combination[firsts],
         combination_values=combination_values,

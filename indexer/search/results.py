@@ -36,6 +36,22 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class ShardCount:
+    """How many of the index's shards answered (a plain index is one shard), as
+    Elasticsearch's ``_shards``: a shard that failed leaves its passages out."""
+
+    total: int = 1
+    successful: int = 1
+
+    @property
+    def failed(self) -> int:
+        return self.total - self.successful
+
+    def to_dict(self) -> dict[str, int]:
+        return {"total": self.total, "successful": self.successful, "failed": self.failed}
+
+
+@dataclass(frozen=True)
 class Page:
     """One page of results, as the JSON endpoint returns it.
 
@@ -59,10 +75,12 @@ class Page:
     sort: str = "relevance"
     articles: int | None = None
     facets: dict[str, dict[str, int]] | None = None
+    shards: ShardCount = ShardCount()
 
     def to_dict(self) -> dict[str, Any]:
         out = _fields_of(self)
         out["results"] = [hit.to_dict() for hit in self.results]
+        out["shards"] = self.shards.to_dict()
         if self.facets is not None:
             out["facets"] = {name: dict(counts) for name, counts in self.facets.items()}
         return out
