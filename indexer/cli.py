@@ -16,7 +16,8 @@ from indexer.analysis.abbreviations import load as load_abbreviations
 from indexer.analysis.crf.lines import read_lines, segment_lines
 from indexer.corpus.articles import ReadError
 from indexer.search import GROUPS, SORTS, BadRequest, Filters, SearchService, SearchTimeout
-from indexer.storage import store
+from indexer.storage import sharded, store
+from indexer.storage.shards import MAX_SHARDS, LayoutError
 
 index_dir_option = click.option(
     "--index-dir",
@@ -106,30 +107,48 @@ def _write_failed(target, exc: OSError) -> str:
     show_default=True,
     help="Commit after about this many passages per worker: a crash loses at most one batch.",
 )
+@click.option(
+    "--shards",
+    type=click.IntRange(1, MAX_SHARDS),
+    default=None,
+    help="Shards of a new index (articles routed by a hash of their id); later runs "
+    "follow the index [default: 1, a plain index].",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    default=None,
+    envvar="RAY_ADDRESS",
+    help="Index on this Ray cluster: segmentation as Ray tasks, each shard written by a "
+    "Ray actor [env: RAY_ADDRESS]. Needs the 'cluster' extra.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary and errors.")
-def index(paths, index_dir, workers, wait, prune, batch_passages, quiet) -> None:
+def index(
+    paths, index_dir, workers, wait, prune, batch_passages, shards, ray_address, quiet
+) -> None:
     """Add new and changed articles under PATHS to the index.
 
     PATHS are plain-text articles (.txt), JSON Lines files (.jsonl, .jsonl.gz) or
     directories of them. Unchanged articles are skipped; changed ones are replaced.
 
-    Example: vnsearch index samples/
+    Examples: vnsearch index samples/ ;
+    vnsearch index news.jsonl.gz --shards 4 --index-dir /srv/vnsearch
     """
     target = store.index_dir_from_env(index_dir)
     progress = _Progress(quiet)
+    options = dict(wait=wait, on_article=progress, batch_passages=batch_passages, prune=prune)
     try:
-        summary = store.update_index(
-            target,
-            paths,
-            workers=workers or os.cpu_count() or 1,
-            wait=wait,
-            on_article=progress,
-            batch_passages=batch_passages,
-            prune=prune,
-        )
-    except store.IndexBusy as exc:
-        raise click.ClickException(str(exc)) from None
-    except store.IndexUnavailable as exc:
+        if ray_address:
+            from indexer.storage import ray_writers
+
+            summary = ray_writers.update_on_ray(
+                ray_address, target, paths, shards, workers=workers, **options
+            )
+        else:
+            summary = sharded.update_sharded(
+                target, paths, shards, workers=workers or os.cpu_count() or 1, **options
+            )
+    except (store.IndexBusy, store.IndexUnavailable, LayoutError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:  # a full disk, a read-only directory, ...
         raise click.ClickException(_write_failed(target, exc)) from None
@@ -150,8 +169,8 @@ def delete(article_ids, index_dir, wait) -> None:
     Example: vnsearch delete 000_e79570c1fe97e7a4
     """
     try:
-        found = store.delete_articles(store.index_dir_from_env(index_dir), article_ids, wait)
-    except (store.IndexBusy, store.IndexUnavailable) as exc:
+        found = sharded.delete_sharded(store.index_dir_from_env(index_dir), article_ids, wait)
+    except (store.IndexBusy, store.IndexUnavailable, LayoutError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(_write_failed(index_dir or "index", exc)) from None
@@ -334,10 +353,11 @@ def evaluate(datasets, max_queries, seed, variants, baseline, index_cache, worke
 def stats(index_dir) -> None:
     """Print what the index holds."""
     try:
-        info = store.stats(store.index_dir_from_env(index_dir))
-    except store.IndexUnavailable as exc:
+        info, shards = sharded.sharded_stats(store.index_dir_from_env(index_dir))
+    except (store.IndexUnavailable, LayoutError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"index:     {info.path}")
+    click.echo(f"shards:    {shards}")
     click.echo(f"articles:  {info.articles}")
     click.echo(f"passages:  {info.passages}")
     click.echo(f"segments:  {info.segments}")
