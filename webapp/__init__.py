@@ -23,6 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ABBREVIATIONS=None,  # a user's file: its groups replace shipped groups sharing a form
         TIME_LIMIT=2.0,  # seconds a search may take before it is cut off
         RESULT_CACHE=1000,  # pages of results kept per process until the index changes
+        SHARD_PROCESSES=True,  # a sharded index: each shard searched in a process of its own
     )
     app.config.from_prefixed_env("VNSEARCH")
     if config:
@@ -33,6 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         abbreviations=load_abbreviations(app.config["ABBREVIATIONS"]),
         time_limit=float(app.config["TIME_LIMIT"]),
         result_cache=int(app.config["RESULT_CACHE"]),
+        parallel=_flag(app.config["SHARD_PROCESSES"]),
     )
     from webapp import api, errors, pages, params
 
@@ -63,6 +65,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+def _flag(value: Any) -> bool:
+    """A setting that may come from the environment as text ("0", "false", ...)."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(value)
 
 
 def service(app: Flask) -> SearchService:
