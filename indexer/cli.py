@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,6 +16,7 @@ import click
 from indexer.analysis import crf as crfseg
 from indexer.analysis.abbreviations import load as load_abbreviations
 from indexer.analysis.crf.lines import read_lines, segment_lines
+from indexer.cluster.ray_connection import ClusterUnavailable
 from indexer.corpus.articles import ReadError
 from indexer.search import GROUPS, SORTS, BadRequest, Filters, SearchService, SearchTimeout
 from indexer.storage import sharded, store
@@ -148,7 +151,7 @@ def index(
             summary = sharded.update_sharded(
                 target, paths, shards, workers=workers or os.cpu_count() or 1, **options
             )
-    except (store.IndexBusy, store.IndexUnavailable, LayoutError) as exc:
+    except (store.IndexBusy, store.IndexUnavailable, LayoutError, ClusterUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:  # a full disk, a read-only directory, ...
         raise click.ClickException(_write_failed(target, exc)) from None
@@ -425,13 +428,29 @@ def _binary_input(path: Path):
     default=None,
     help="Server processes [default: number of cores].",
 )
-def serve(index_dir, host, port, workers) -> None:
+@click.option(
+    "--ray",
+    "ray_address",
+    default=None,
+    help="Serve the shards from Ray actors on this cluster (the page and the API stay "
+    "here). Needs the 'cluster' extra.",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="With --ray: actors per shard, placed on the cluster's nodes.",
+)
+def serve(index_dir, host, port, workers, ray_address, replicas) -> None:
     """Serve the search page and the JSON API with gunicorn.
 
-    Example: vnsearch serve --port 8000
+    Examples: vnsearch serve --port 8000 ;
+    vnsearch serve --index-dir /srv/vnsearch --ray 10.0.0.5:6379 --replicas 2
     """
     env = dict(os.environ)
-    env["VNSEARCH_INDEX_DIR"] = str(store.index_dir_from_env(index_dir).resolve())
+    target = store.index_dir_from_env(index_dir).resolve()
+    env["VNSEARCH_INDEX_DIR"] = str(target)
     args = [
         sys.executable,
         "-m",
@@ -450,8 +469,29 @@ def serve(index_dir, host, port, workers) -> None:
         "-",
         "webapp:create_app()",
     ]
-    click.echo(f"serving on http://{host}:{port}", err=True)
-    os.execvpe(sys.executable, args, env)
+    if not ray_address:
+        click.echo(f"serving on http://{host}:{port}", err=True)
+        os.execvpe(sys.executable, args, env)
+    from indexer.search import ray_fanout
+
+    try:
+        ray_fanout.start(ray_address, target, replicas)
+    except (ClusterUnavailable, LayoutError, store.IndexUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
+    env["VNSEARCH_RAY_ADDRESS"] = ray_address
+    env["VNSEARCH_RAY_REPLICAS"] = str(replicas)
+    click.echo(f"serving on http://{host}:{port}, shards on Ray at {ray_address}", err=True)
+    server = subprocess.Popen(args, env=env)
+    # Stopped (Ctrl-C, SIGTERM): the server stops, then the actors this command started.
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        server.terminate()
+        server.wait()
+    finally:
+        ray_fanout.stop(ray_address, target, replicas)
+    raise SystemExit(server.returncode)
 
 
 if __name__ == "__main__":

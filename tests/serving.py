@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,18 +21,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(index_dir: Path, workers: int = 2) -> Iterator[tuple[str, subprocess.Popen]]:
-    """(base URL, gunicorn master process) of a server answering on loopback."""
+def serving(
+    index_dir: Path, workers: int = 2, extra: Sequence[str] = ()
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """(base URL, server process) of a server answering on loopback; ``extra``: more
+    options of ``vnsearch serve``."""
     port = free_port()
     command = [sys.executable, "-m", "indexer", "serve", "--index-dir", str(index_dir)]
     process = subprocess.Popen(
-        [*command, "--port", str(port), "--workers", str(workers)],
+        [*command, "--port", str(port), "--workers", str(workers), *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while True:
         try:
             with urllib.request.urlopen(f"{base}/api/health", timeout=2) as response:

@@ -11,10 +11,16 @@ ROOT = Path(__file__).resolve().parents[1]
 # What each part may import of ``indexer`` besides itself.
 ALLOWED = {
     "indexer.analysis": set(),
+    "indexer.cluster": set(),
     "indexer.corpus": {"indexer.analysis.text"},
-    "indexer.storage": {"indexer.analysis", "indexer.corpus"},
+    "indexer.storage": {"indexer.analysis", "indexer.corpus", "indexer.cluster"},
     "indexer.ranking": {"indexer.analysis", "indexer.storage"},
-    "indexer.search": {"indexer.analysis", "indexer.storage", "indexer.ranking"},
+    "indexer.search": {
+        "indexer.analysis",
+        "indexer.storage",
+        "indexer.ranking",
+        "indexer.cluster",
+    },
     "webapp": {"indexer.search"},
 }
 

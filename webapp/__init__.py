@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask, abort, request
 
-from indexer.search import SearchService, index_dir_from_env, load_abbreviations
+from indexer.search import RayShards, SearchService, index_dir_from_env, load_abbreviations
 
 MAX_REQUEST_BYTES = 16_384  # the longest allowed query, fully percent-encoded, fits
 
@@ -24,16 +24,24 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         TIME_LIMIT=2.0,  # seconds a search may take before it is cut off
         RESULT_CACHE=1000,  # pages of results kept per process until the index changes
         SHARD_PROCESSES=True,  # a sharded index: each shard searched in a process of its own
+        RAY_ADDRESS=None,  # a Ray cluster whose actors serve the shards (vnsearch serve --ray)
+        RAY_REPLICAS=1,  # actors per shard there
     )
     app.config.from_prefixed_env("VNSEARCH")
     if config:
         app.config.update(config)
 
+    shards = None
+    if app.config["RAY_ADDRESS"]:
+        shards = RayShards(
+            app.config["RAY_ADDRESS"], app.config["INDEX_DIR"], int(app.config["RAY_REPLICAS"])
+        )
     app.extensions["search"] = SearchService(
         app.config["INDEX_DIR"],
         abbreviations=load_abbreviations(app.config["ABBREVIATIONS"]),
         time_limit=float(app.config["TIME_LIMIT"]),
         result_cache=int(app.config["RESULT_CACHE"]),
+        shards=shards,
         parallel=_flag(app.config["SHARD_PROCESSES"]),
     )
     from webapp import api, errors, pages, params

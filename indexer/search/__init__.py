@@ -4,6 +4,7 @@ filters, errors, highlights and suggestions. May import every other package of `
 from indexer.analysis.abbreviations import load as load_abbreviations
 from indexer.search.errors import BadRequest, IndexUnavailable, SearchTimeout
 from indexer.search.filters import Filters
+from indexer.search.ray_fanout import RayShards
 from indexer.search.request import GROUPS, SORTS
 from indexer.search.results import ArticleView, Hit, Page
 from indexer.search.service import SearchService
@@ -18,6 +19,7 @@ __all__ = [
     "Hit",
     "IndexUnavailable",
     "Page",
+    "RayShards",
     "SearchService",
     "SearchTimeout",
     "index_dir_from_env",

@@ -145,6 +145,8 @@ class ProcessShards:
     """One process per shard, asked at once: a sharded index searched on every core of
     this machine. A shard that does not answer in time is restarted."""
 
+    refresh_every = 0.5  # seconds between looks at the shards' statistics
+
     def __init__(self, dirs: Sequence[str | os.PathLike]) -> None:
         self.processes = [_Process(str(Path(d))) for d in dirs]
         self.count = len(self.processes)
@@ -190,27 +192,21 @@ class ProcessShards:
         return _failure(i, value)
 
     def one(self, shard, method, args, timeout=None):
-        answers = self.each_only(shard, method, args, timeout)
-        if isinstance(answers, ShardFailure):
-            raise IndexUnavailable(f"shard {shard} did not answer: {answers.reason}")
-        return answers
-
-    def each_only(self, shard: int, method: str, args: tuple, timeout: float | None):
-        calls = [() for _ in range(self.count)]
-        calls[shard] = args
         with self._lock:
             process = self.processes[shard]
             try:
                 connection = process.send((method, args))
             except (OSError, ValueError) as exc:
                 process.stop()
-                return _failure(shard, exc)
+                raise IndexUnavailable(f"shard {shard} did not answer: {exc}") from None
             if not connection.poll(timeout):
                 process.stop()
-                return ShardFailure(shard, f"no answer within {timeout:g} s", timeout=True)
+                raise IndexUnavailable(f"shard {shard} did not answer within {timeout:g} s")
             answer = self._answer(shard, connection)
         if isinstance(answer, BadRequest):
             raise answer
+        if isinstance(answer, ShardFailure):
+            raise IndexUnavailable(f"shard {shard} did not answer: {answer.reason}")
         return answer
 
     def close(self) -> None:

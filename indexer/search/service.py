@@ -49,8 +49,11 @@ from indexer.storage.shards import Layout, LayoutError, read_layout, shard_of
 from indexer.storage.vocabulary_files import FIELDS
 
 TIME_LIMIT_S = 2.0
-# A shard that has not answered this long after the search's own time limit is failed.
-ANSWER_MARGIN_S = 1.0
+# How long the statistics of the shards may take to come back when they are known
+# already (a shard that is slow to say them keeps what it said last); the first time,
+# while the shards open their indexes, the whole of ``OPENING_S``.
+INFO_WAIT_S = 0.5
+OPENING_S = 60.0
 
 
 @dataclass
@@ -221,10 +224,15 @@ class SearchService:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def _answer_within(self) -> float:
-        return self.time_limit + ANSWER_MARGIN_S
+    def _deadline(self) -> float:
+        return time.monotonic() + self.time_limit
 
-    def _current(self) -> _View:
+    @staticmethod
+    def _left(deadline: float) -> float:
+        """Seconds to the deadline: a shard that has not answered by then has failed."""
+        return max(0.01, deadline - time.monotonic())
+
+    def _current(self, deadline: float | None = None) -> _View:
         """The view of every shard, refreshed from them when it may be out of date."""
         shards = self.shards
         view = self._view
@@ -233,7 +241,10 @@ class SearchService:
         now = time.monotonic()
         if now - view.checked >= getattr(shards, "refresh_every", 0.0) or view.planner is None:
             known = [(view.known(i),) for i in range(shards.count)]
-            answers = shards.each("info", known, self._answer_within())
+            wait = OPENING_S if view.planner is None else INFO_WAIT_S
+            if deadline is not None and view.planner is not None:
+                wait = min(wait, self._left(deadline))
+            answers = shards.each("info", known, wait)
             if all(isinstance(a, ShardFailure) for a in answers) and view.planner is None:
                 raise IndexUnavailable(_no_shard(answers))
             if view.update(answers, self.abbreviations):
@@ -266,7 +277,8 @@ class SearchService:
         started = time.perf_counter()
         request = SearchRequest.checked(text, page, per_page, filters, group, sort, facets)
         with self._lock:
-            view = self._current()
+            deadline = self._deadline()
+            view = self._current(deadline)
             found = self.pages.get(request)
             if found is not None:
                 return replace(found, took_ms=round((time.perf_counter() - started) * 1000, 2))
@@ -285,7 +297,7 @@ class SearchService:
                     )
                 filter_query = request.filters.query() if request.filters else None
                 stage, parts, answered = self._first_stage(
-                    view, plan, limit, filter_query, arrangement
+                    view, plan, limit, filter_query, arrangement, deadline
                 )
                 ranked = pipeline.rank(
                     stage, self.model, view.planner.idf, view.planner.idfs, view.average_length()
@@ -293,7 +305,9 @@ class SearchService:
                 entries = ranked.entries[request.first : request.depth]
                 if parts is not None:
                     entries, more, articles, counts = self._arranged(request, ranked, parts)
-                if time.perf_counter() - started > self.time_limit:
+                # Counting and ordering share the search's time limit; a shard that did
+                # not answer by then has been left out instead.
+                if time.perf_counter() - started > self.time_limit and not answered.failed:
                     raise SearchTimeout(
                         f"the search took longer than {self.time_limit:g} s; "
                         "use fewer or rarer words"
@@ -301,7 +315,9 @@ class SearchService:
             elif not request.plain or request.facets:
                 articles = 0 if not request.plain else None
                 counts = {name: {} for name in FACETS} if request.facets else None
-            hits = self._hits(parsed, entries, more)
+            hits, lost = self._hits(parsed, entries, more, deadline)
+            if lost and self.shards.count > 1:  # a shard that failed since the ranking
+                answered = replace(answered, successful=answered.successful - lost)
             # Cheap unless a syllable is missing or rare in the index.
             suggestion = suggest.suggestion(
                 request.text, view.planner.vocabulary, view.planner.doc_frequency
@@ -335,7 +351,7 @@ class SearchService:
             plan = view.planner.plan(parse(request.text))
             if plan.is_empty:
                 return None
-            return self._first_stage(view, plan, limit, None, None)[0]
+            return self._first_stage(view, plan, limit, None, None, self._deadline())[0]
 
     def ranking_terms(self) -> tuple:
         """(idf, idfs, average text length): what re-ranking measures candidates with."""
@@ -350,6 +366,7 @@ class SearchService:
         limit: int,
         filter_query: wq.Query | None,
         arrangement: Arrangement | None,
+        deadline: float,
     ) -> tuple[pipeline.FirstStage, list | None, ShardCount]:
         """Every shard's best passages and, for an arranged page, its part of it."""
         shards = self.shards
@@ -359,7 +376,7 @@ class SearchService:
             search = ShardSearch(
                 plan.query, relaxed, filter_query, limit, statistics, arrangement, self.time_limit
             )
-            return shards.each("search", [(search,)] * shards.count, self._answer_within())
+            return shards.each("search", [(search,)] * shards.count, self._left(deadline))
 
         answers = ask(None)
         loose_run = False
@@ -401,20 +418,33 @@ class SearchService:
         counts = merge_facets([p.facets for p in parts]) if request.facets else None
         return entries, more, articles, counts
 
-    def _hits(self, parsed, entries: list[tuple[float, Passage]], more: list[int] | None):
+    def _hits(
+        self,
+        parsed,
+        entries: list[tuple[float, Passage]],
+        more: list[int] | None,
+        deadline: float,
+    ) -> tuple[list[Hit], int]:
         """The page's passages with their stored fields and their articles' metadata,
-        highlighted; those the shards did not send are fetched from them."""
+        highlighted, those the shards did not send fetched from them; and how many
+        shards failed to answer that (their passages are left out)."""
         wanted: dict[int, list[int]] = {}
         for i, (_, p) in enumerate(entries):
             if p.fields is None or p.paragraph != 0:
                 wanted.setdefault(p.shard, []).append(i)
         fetched: dict[int, tuple[dict, dict] | None] = {}
+        lost = 0
         for shard, positions in wanted.items():
             keys = [
                 (entries[i][1].article_id, entries[i][1].paragraph, entries[i][1].docnum)
                 for i in positions
             ]
-            answer = self.shards.one(shard, "fetch", (keys,), self._answer_within())
+            try:
+                answer = self.shards.one(shard, "fetch", (keys,), self._left(deadline))
+            except IndexUnavailable:
+                if self.shards.count == 1:
+                    raise
+                answer, lost = [None] * len(keys), lost + 1
             fetched.update(zip(positions, answer, strict=True))
         exact, folded = marked_terms(parsed)
         hits = []
@@ -427,7 +457,7 @@ class SearchService:
                 fields = article = p.fields
             hit = _hit(fields, article, score, exact, folded)
             hits.append(hit if more is None else replace(hit, more=more[i]))
-        return hits
+        return hits, lost
 
     # Besides ranking
 
@@ -456,7 +486,7 @@ class SearchService:
             if plan is not None and not plan.is_empty:
                 args = (article_id, plan.query, plan.relaxed)
             owner = shard_of(article_id, shards.count)
-            found, matches = shards.one(owner, "article", args, self._answer_within())
+            found, matches = shards.one(owner, "article", args, self.time_limit)
             if found is None or not query:
                 return found
             exact, folded = marked_terms(parse(query))
@@ -469,7 +499,7 @@ class SearchService:
         """Display values of a filter field (category, source), most frequent first."""
         with self._lock:
             shards = self.shards
-            answers = shards.each("filter_values", [(name,)] * shards.count, self._answer_within())
+            answers = shards.each("filter_values", [(name,)] * shards.count, self.time_limit)
             return most_frequent([a for a in answers if not isinstance(a, ShardFailure)], limit)
 
 

@@ -360,11 +360,14 @@ def index_articles(
     on_article: Callable[[Article | ReadError], None] | None = None,
     batch_passages: int = BATCH_PASSAGES,
     prune: bool = False,
+    pool: Any = None,
 ) -> Summary:
     """``update_index`` over articles already read (or read errors to report).
 
     ``prune`` deletes indexed articles that were not among ``items``, unless some input
-    could not be read (its articles would look gone and be lost).
+    could not be read (its articles would look gone and be lost). ``pool``: where the
+    workers' jobs run instead of local processes (``map_async`` as a multiprocessing
+    pool's: Ray tasks, ``storage.ray_writers``), ``workers`` of them at a time.
     """
     started = time.monotonic()
     summary = Summary()
@@ -391,8 +394,8 @@ def index_articles(
                 continue
             yield item, digest
 
-    pool = None
-    if workers > 1:
+    own_pool = pool is None and workers > 1
+    if own_pool:
         context = multiprocessing.get_context("spawn")
         pool = context.Pool(workers, initializer=_start_worker)
     path = str(Path(index_dir))
@@ -429,7 +432,7 @@ def index_articles(
                 _commit(ix, [], gone)
                 summary.deleted = len(gone)
     finally:
-        if pool is not None:
+        if own_pool:
             pool.terminate()
             pool.join()
     summary.seconds = time.monotonic() - started
