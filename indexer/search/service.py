@@ -305,13 +305,13 @@ class SearchService:
                 entries = ranked.entries[request.first : request.depth]
                 if parts is not None:
                     entries, more, articles, counts = self._arranged(request, ranked, parts)
-                # Counting and ordering share the search's time limit; a shard that did
-                # not answer by then has been left out instead.
-                if time.perf_counter() - started > self.time_limit and not answered.failed:
-                    raise SearchTimeout(
-                        f"the search took longer than {self.time_limit:g} s; "
-                        "use fewer or rarer words"
-                    )
+                    # Counting and ordering share the search's time limit; a shard that
+                    # did not answer by then has been left out instead.
+                    if time.perf_counter() - started > self.time_limit and not answered.failed:
+                        raise SearchTimeout(
+                            f"the search took longer than {self.time_limit:g} s; "
+                            "use fewer or rarer words"
+                        )
             elif not request.plain or request.facets:
                 articles = 0 if not request.plain else None
                 counts = {name: {} for name in FACETS} if request.facets else None

@@ -138,6 +138,8 @@ class Shard:
                     if found is None:  # no file written for this segment: the slow way
                         found = {f: vocabulary_files.read_terms(leaf, f) for f in FIELDS}
                     parts[key] = found
+            if parts:  # new segments: their arrays read now, not by the next search
+                self.index.tables.of(reader)
             lengths = {f: reader.field_length(f) for f in SCORED_FIELDS if f in reader.schema}
             return ShardInfo(segments, reader.doc_count_all(), reader.doc_count(), lengths, parts)
 
