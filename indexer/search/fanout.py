@@ -61,7 +61,7 @@ class LocalShards:
     shard), and the command line's searches of a sharded one."""
 
     def __init__(self, dirs: Sequence[str | os.PathLike]) -> None:
-        self.shards = [Shard(d) for d in dirs]
+        self.shards = [Shard(d, i) for i, d in enumerate(dirs)]
         self.count = len(self.shards)
 
     def each(self, method, args, timeout=None):
@@ -85,9 +85,9 @@ class LocalShards:
             shard.close()
 
 
-def _serve(index_dir: str, connection: Connection) -> None:
+def _serve(index_dir: str, number: int, connection: Connection) -> None:
     """A shard's process: answer the coordinator's calls until it hangs up."""
-    shard = Shard(index_dir)
+    shard = Shard(index_dir, number)
     while True:
         try:
             method, args = connection.recv()
@@ -107,8 +107,9 @@ class _Process:
     """One shard's process and the pipe to it; started when first asked (in each server
     worker: gunicorn forks workers after loading the app) and again after it failed."""
 
-    def __init__(self, index_dir: str) -> None:
+    def __init__(self, index_dir: str, number: int) -> None:
         self.index_dir = index_dir
+        self.number = number
         self.process: multiprocessing.process.BaseProcess | None = None
         self.connection: Connection | None = None
         self.owner = 0  # the process that started it
@@ -125,7 +126,10 @@ class _Process:
         context = multiprocessing.get_context("spawn")
         mine, theirs = context.Pipe()
         self.process = context.Process(
-            target=_serve, args=(self.index_dir, theirs), daemon=True, name="vnsearch-shard"
+            target=_serve,
+            args=(self.index_dir, self.number, theirs),
+            daemon=True,
+            name="vnsearch-shard",
         )
         self.process.start()
         theirs.close()
@@ -148,7 +152,7 @@ class ProcessShards:
     refresh_every = 0.5  # seconds between looks at the shards' statistics
 
     def __init__(self, dirs: Sequence[str | os.PathLike]) -> None:
-        self.processes = [_Process(str(Path(d))) for d in dirs]
+        self.processes = [_Process(str(Path(d)), i) for i, d in enumerate(dirs)]
         self.count = len(self.processes)
         self._lock = threading.Lock()  # one call at a time over each pipe
 

@@ -31,8 +31,8 @@ STARTUP_S = 120.0  # how long the actors may take to open their shards
 class ShardActor:
     """One replica of one shard, as a Ray actor."""
 
-    def __init__(self, index_dir: str) -> None:
-        self.shard = Shard(index_dir)
+    def __init__(self, index_dir: str, number: int) -> None:
+        self.shard = Shard(index_dir, number)
 
     def call(self, method: str, *args: Any) -> Any:
         return getattr(self.shard, method)(*args)
@@ -67,7 +67,7 @@ def _replicas(ray: Any, index_dir: str | os.PathLike, replicas: int) -> list[lis
                     get_if_exists=True,
                     scheduling_strategy="DEFAULT" if resources else "SPREAD",
                     resources=resources or None,
-                ).remote(str(shard))
+                ).remote(str(shard), i)
                 for r in range(replicas)
             ]
         )

@@ -54,6 +54,7 @@ TIME_LIMIT_S = 2.0
 # while the shards open their indexes, the whole of ``OPENING_S``.
 INFO_WAIT_S = 0.5
 OPENING_S = 60.0
+LAYOUT_EVERY_S = 1.0  # how often the index directory's layout is read again
 
 
 @dataclass
@@ -176,6 +177,8 @@ class SearchService:
         self._given = shards
         self._shards: Fanout | None = shards
         self._layout: Layout | None = None
+        self._stale = True  # the layout is to be read again
+        self._layout_checked = float("-inf")
         self._view: _View | None = None
         self._lock = threading.RLock()
 
@@ -183,11 +186,14 @@ class SearchService:
 
     @property
     def shards(self) -> Fanout:
-        """The shards, reached as the index directory lays them out (read again when it
-        changes: an index sharded after the server started is served as such)."""
+        """The shards, reached as the index directory lays them out (looked at again at
+        each refresh: an index sharded after the server started is served as such)."""
         with self._lock:
             if self._given is not None:
                 return self._given
+            if self._shards is not None and not self._stale:
+                return self._shards
+            self._stale = False
             try:
                 layout = read_layout(self.index_dir)
             except LayoutError as exc:
@@ -234,11 +240,13 @@ class SearchService:
 
     def _current(self, deadline: float | None = None) -> _View:
         """The view of every shard, refreshed from them when it may be out of date."""
+        now = time.monotonic()
+        if now - self._layout_checked >= LAYOUT_EVERY_S:
+            self._stale, self._layout_checked = True, now
         shards = self.shards
         view = self._view
         if view is None or view.count != shards.count:
             view = self._view = _View(shards.count)
-        now = time.monotonic()
         if now - view.checked >= getattr(shards, "refresh_every", 0.0) or view.planner is None:
             known = [(view.known(i),) for i in range(shards.count)]
             wait = OPENING_S if view.planner is None else INFO_WAIT_S
@@ -374,7 +382,14 @@ class SearchService:
         def ask(relaxed: wq.Query | None) -> list:
             statistics = view.statistics(plan.query, relaxed)
             search = ShardSearch(
-                plan.query, relaxed, filter_query, limit, statistics, arrangement, self.time_limit
+                plan.query,
+                relaxed,
+                filter_query,
+                limit,
+                statistics,
+                arrangement,
+                self.time_limit,
+                articles=not isinstance(shards, LocalShards),
             )
             return shards.each("search", [(search,)] * shards.count, self._left(deadline))
 
@@ -384,11 +399,7 @@ class SearchService:
             exact = sum(a.exact_total for a in answers if not isinstance(a, ShardFailure))
             if exact < RELAX_BELOW:
                 answers, loose_run = ask(plan.relaxed), True
-        results = []
-        for i, answer in enumerate(answers):
-            if isinstance(answer, ShardFailure):
-                continue
-            results.append(_tagged(answer, i))
+        results = [a for a in answers if not isinstance(a, ShardFailure)]
         if not results:
             if all(a.timeout for a in answers):
                 raise SearchTimeout(
@@ -430,7 +441,7 @@ class SearchService:
         shards failed to answer that (their passages are left out)."""
         wanted: dict[int, list[int]] = {}
         for i, (_, p) in enumerate(entries):
-            if p.fields is None or p.paragraph != 0:
+            if p.fields is None or (p.paragraph != 0 and p.article is None):
                 wanted.setdefault(p.shard, []).append(i)
         fetched: dict[int, tuple[dict, dict] | None] = {}
         lost = 0
@@ -454,7 +465,7 @@ class SearchService:
                     continue
                 fields, article = fetched[i]
             else:
-                fields = article = p.fields
+                fields, article = p.fields, p.article or p.fields
             hit = _hit(fields, article, score, exact, folded)
             hits.append(hit if more is None else replace(hit, more=more[i]))
         return hits, lost
@@ -501,17 +512,6 @@ class SearchService:
             shards = self.shards
             answers = shards.each("filter_values", [(name,)] * shards.count, self.time_limit)
             return most_frequent([a for a in answers if not isinstance(a, ShardFailure)], limit)
-
-
-def _tagged(result, shard: int):
-    """``result`` with each of its passages knowing its shard."""
-    if shard == 0:
-        return result
-    best = tuple(replace(p, shard=shard) for p in result.best)
-    arranged = result.arranged
-    if arranged is not None:
-        arranged = replace(arranged, listed=tuple(replace(p, shard=shard) for p in arranged.listed))
-    return replace(result, best=best, arranged=arranged)
 
 
 def _no_shard(answers: list) -> str:

@@ -13,7 +13,7 @@ each shard merge into the best of all.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from whoosh import query as wq
@@ -52,6 +52,7 @@ class Passage:
     docnum: int
     date: int
     fields: dict | None = None
+    article: dict | None = None  # its article's metadata, when asked for with the fields
     shard: int = 0
 
     def order(self) -> tuple:
@@ -80,6 +81,9 @@ class ShardSearch:
     statistics: Statistics | None  # None: the shard's own (a one-shard index)
     arrangement: Arrangement | None
     time_limit: float
+    # The candidates' articles' metadata too: a shard in another process saves the
+    # coordinator a call to fetch them for the page.
+    articles: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,9 @@ class ShardInfo:
 class Shard:
     """One index directory opened for searching; safe to share between threads."""
 
-    def __init__(self, index_dir: str | os.PathLike) -> None:
+    def __init__(self, index_dir: str | os.PathLike, number: int = 0) -> None:
         self.index = LiveIndex(index_dir, on_change=lambda: None)
+        self.number = number  # its place among the index's shards, on every passage
 
     def close(self) -> None:
         self.index.close()
@@ -159,11 +164,17 @@ class Shard:
             for tier, (ids, scores) in enumerate(tiers):
                 top = scorer.best(ids, scores, request.limit, table.order_key)
                 for rank, (score, docnum) in enumerate(top):
-                    fields = stored(searcher, docnum) if rank < WITH_FIELDS else None
-                    best.append(_passage(table, score, tier, docnum, fields))
+                    passage = _passage(table, score, tier, docnum, self.number)
+                    if rank < WITH_FIELDS:
+                        fields = stored(searcher, docnum)
+                        article = None
+                        if request.articles:
+                            article = article_fields(searcher, docnum, fields)
+                        passage = replace(passage, fields=fields, article=article)
+                    best.append(passage)
             arranged = None
             if request.arrangement is not None:
-                arranged = _arranged(table, tiers, request.arrangement, best)
+                arranged = _arranged(table, tiers, request.arrangement, best, self.number)
             return ShardResult(exact.total, loose_total, tuple(best), arranged)
 
     def _run(self, searcher, query: wq.Query, request: ShardSearch, table: PassageTable):
@@ -230,11 +241,10 @@ class Shard:
 RELAX_BELOW = 10  # passages the exact phrases must find before their words are not tried
 
 
-def _passage(
-    table: PassageTable, score: float, tier: int, docnum: int, fields: dict | None
-) -> Passage:
+def _passage(table: PassageTable, score: float, tier: int, docnum: int, shard: int) -> Passage:
     article_id, paragraph = table.key(docnum)
-    return Passage(score, tier, article_id, paragraph, docnum, int(table.date[docnum]), fields)
+    date = int(table.date[docnum])
+    return Passage(score, tier, article_id, paragraph, docnum, date, shard=shard)
 
 
 def _fields_at(searcher, docnum: int, article_id: str, paragraph: int) -> dict | None:
@@ -263,6 +273,7 @@ def _arranged(
     tiers: list[tuple[np.ndarray, np.ndarray]],
     arrangement: Arrangement,
     best: list[Passage],
+    shard: int,
 ) -> Arranged:
     """The shard's part of an arranged page (see ``Arranged``): its matches ordered by
     tier, BM25 and order key (newest first before them for a date sort); re-ranking, done
@@ -282,7 +293,7 @@ def _arranged(
     else:
         order = smallest(keys, wanted)
     listed = tuple(
-        _passage(table, float(scores[i]), int(tier[i]), int(ids[i]), None) for i in order
+        _passage(table, float(scores[i]), int(tier[i]), int(ids[i]), shard) for i in order
     )
     counts = {}
     for p in (*listed, *best):
