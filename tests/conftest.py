@@ -89,6 +89,31 @@ CRAFTED = [
 
 REAL_FROM_SAMPLE = 25
 
+# Dated articles in several categories and sources, beside every sample article (the
+# sharding and cluster tests): newest first and the facets have something to order and
+# count.
+DATED = [
+    {
+        "id": f"dated-{i}",
+        "title": title,
+        "body": body,
+        "date": f"2024-0{1 + i % 6}-1{i % 10}",
+        "category": ["Thể thao", "Kinh doanh", "Đời sống"][i % 3],
+        "source": ["vnexpress.net", "tuoitre.vn"][i % 2],
+    }
+    for i, (title, body) in enumerate(
+        [
+            ("Giá dầu tăng", "Giá dầu thế giới tăng mạnh trong phiên hôm qua.\n\nGiá vàng giảm."),
+            ("Máy bay hạ cánh", "Máy bay của hãng hạ cánh an toàn tại sân bay Nội Bài."),
+            ("Bóng đá Việt Nam", "Đội tuyển bóng đá Việt Nam thắng trận mở màn."),
+            ("Lạng Sơn mưa lớn", "Mưa lớn kéo dài ở Lạng Sơn gây ngập nhiều nơi."),
+            ("Hà Nội", "Hà Nội mưa lớn, nhiều tuyến phố ngập sâu.\n\nGiá dầu ổn định."),
+            ("Bắt đầu mùa thi", "Học sinh bắt đầu mùa thi tốt nghiệp."),
+            ("Giá dầu giảm", "Giá dầu giảm sau ba phiên tăng liên tiếp."),
+        ]
+    )
+]
+
 
 def write_corpus(folder: Path, real: int = REAL_FROM_SAMPLE) -> Path:
     """The seed article, the crafted articles and the first ``real`` sample articles."""
@@ -119,6 +144,24 @@ def index_dir(tmp_path_factory, corpus_dir) -> Path:
         patch.setattr(store, "BLOCK_POSTINGS", 16)
         summary = update_index(target, [corpus_dir], workers=1)
     assert summary.failed == 0, summary.errors
+    return target
+
+
+@pytest.fixture(scope="session")
+def mixed_corpus(tmp_path_factory) -> Path:
+    """Every sample article, the crafted ones and the dated ones."""
+    folder = write_corpus(tmp_path_factory.mktemp("mixed-corpus"), real=10_000)
+    with (folder / "dated.jsonl").open("w", encoding="utf-8") as out:
+        for record in DATED:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mixed_plain(tmp_path_factory, mixed_corpus) -> Path:
+    """One index of ``mixed_corpus``: what a sharded index must rank exactly as."""
+    target = tmp_path_factory.mktemp("mixed-plain")
+    update_index(target, [mixed_corpus], workers=1)
     return target
 
 

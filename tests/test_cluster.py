@@ -21,7 +21,7 @@ import pytest
 from indexer.search import SearchService
 from indexer.search.ray_fanout import RayShards, actor_name
 from tests.serving import free_port, serving
-from tests.test_shards import DATED, FORMS, page, queries
+from tests.test_shards import FORMS, page, queries
 
 pytestmark = pytest.mark.cluster
 
@@ -52,44 +52,34 @@ def _vnsearch(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    from tests.conftest import write_corpus
-
-    folder = write_corpus(tmp_path_factory.mktemp("ray-corpus"), real=10_000)
-    with (folder / "dated.jsonl").open("w", encoding="utf-8") as out:
-        for record in DATED:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def plain(tmp_path_factory, corpus) -> Path:
-    from indexer.storage.store import update_index
-
-    target = tmp_path_factory.mktemp("ray-plain")
-    update_index(target, [corpus], workers=1)
-    return target
-
-
-@pytest.fixture(scope="module")
-def on_ray(tmp_path_factory, cluster, corpus) -> Path:
+def on_ray(tmp_path_factory, cluster, mixed_corpus) -> Path:
     """The corpus indexed on the cluster in two shards, from the command line."""
     target = tmp_path_factory.mktemp("ray-index") / "index"
     done = _vnsearch(
-        "index", str(corpus), "--index-dir", str(target), "--shards", "2", "--ray", cluster, "-q"
+        "index",
+        str(mixed_corpus),
+        "--index-dir",
+        str(target),
+        "--shards",
+        "2",
+        "--ray",
+        cluster,
+        "-q",
     )
     assert done.returncode == 0, done.stderr
     assert "failed 0" in done.stdout
     return target
 
 
-def test_index_on_ray_serves_exactly_as_one_index(cluster, on_ray, plain, corpus):
-    again = _vnsearch("index", str(corpus), "--index-dir", str(on_ray), "--ray", cluster, "-q")
+def test_index_on_ray_serves_exactly_as_one_index(cluster, on_ray, mixed_plain, mixed_corpus):
+    again = _vnsearch(
+        "index", str(mixed_corpus), "--index-dir", str(on_ray), "--ray", cluster, "-q"
+    )
     assert again.returncode == 0 and "added 0" in again.stdout, again.stderr
 
-    asked = queries(corpus)[::2]
+    asked = queries(mixed_corpus)[::2]
     with (
-        SearchService(plain, result_cache=0) as one,
+        SearchService(mixed_plain, result_cache=0) as one,
         SearchService(on_ray, result_cache=0, shards=RayShards(cluster, on_ray)) as many,
     ):
         for query in asked:
@@ -168,10 +158,17 @@ def test_a_killed_shard_actor_is_reported_then_answers_again(cluster, on_ray):
         ray.get_actor(actor_name(on_ray, 0, 0), namespace="vnsearch")
 
 
-def test_an_unreachable_cluster_is_a_clear_error(tmp_path, corpus, make_app):
+def test_an_unreachable_cluster_is_a_clear_error(tmp_path, mixed_corpus, make_app):
     nobody = f"127.0.0.1:{free_port()}"
     done = _vnsearch(
-        "index", str(corpus), "--index-dir", str(tmp_path / "ix"), "--shards", "2", "--ray", nobody
+        "index",
+        str(mixed_corpus),
+        "--index-dir",
+        str(tmp_path / "ix"),
+        "--shards",
+        "2",
+        "--ray",
+        nobody,
     )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (

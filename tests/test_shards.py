@@ -19,55 +19,13 @@ from indexer.search.fanout import ProcessShards
 from indexer.search.live_index import REFRESH_EVERY_S
 from indexer.storage import sharded
 from indexer.storage.shards import SHARDS_FILE, read_layout, shard_of
-from indexer.storage.store import update_index
 from tests.conftest import write_corpus
-
-# Dated articles in several categories and sources: newest first and the facets have
-# something to order and count.
-DATED = [
-    {
-        "id": f"dated-{i}",
-        "title": title,
-        "body": body,
-        "date": f"2024-0{1 + i % 6}-1{i % 10}",
-        "category": ["Thể thao", "Kinh doanh", "Đời sống"][i % 3],
-        "source": ["vnexpress.net", "tuoitre.vn"][i % 2],
-    }
-    for i, (title, body) in enumerate(
-        [
-            ("Giá dầu tăng", "Giá dầu thế giới tăng mạnh trong phiên hôm qua.\n\nGiá vàng giảm."),
-            ("Máy bay hạ cánh", "Máy bay của hãng hạ cánh an toàn tại sân bay Nội Bài."),
-            ("Bóng đá Việt Nam", "Đội tuyển bóng đá Việt Nam thắng trận mở màn."),
-            ("Lạng Sơn mưa lớn", "Mưa lớn kéo dài ở Lạng Sơn gây ngập nhiều nơi."),
-            ("Hà Nội", "Hà Nội mưa lớn, nhiều tuyến phố ngập sâu.\n\nGiá dầu ổn định."),
-            ("Bắt đầu mùa thi", "Học sinh bắt đầu mùa thi tốt nghiệp."),
-            ("Giá dầu giảm", "Giá dầu giảm sau ba phiên tăng liên tiếp."),
-        ]
-    )
-]
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    """The test corpus, every sample article and the dated ones."""
-    folder = write_corpus(tmp_path_factory.mktemp("sharded-corpus"), real=10_000)
-    with (folder / "dated.jsonl").open("w", encoding="utf-8") as out:
-        for record in DATED:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def plain(tmp_path_factory, corpus) -> Path:
-    target = tmp_path_factory.mktemp("plain")
-    update_index(target, [corpus], workers=1)
-    return target
 
 
 @pytest.fixture(scope="module", params=[2, 3])
-def shards(request, tmp_path_factory, corpus) -> Path:
+def shards(request, tmp_path_factory, mixed_corpus) -> Path:
     target = tmp_path_factory.mktemp(f"shards{request.param}") / "index"
-    summary = sharded.update_sharded(target, [corpus], request.param, workers=2)
+    summary = sharded.update_sharded(target, [mixed_corpus], request.param, workers=2)
     assert summary.failed == 0, summary.errors
     return target
 
@@ -83,9 +41,9 @@ def test_an_article_goes_to_the_shard_its_id_hashes_to():
     assert min(counts) > 900  # evenly spread
 
 
-def test_each_shard_holds_exactly_its_articles(shards, corpus):
+def test_each_shard_holds_exactly_its_articles(shards, mixed_corpus):
     layout = read_layout(shards)
-    ids = {a.id for a in read_paths([corpus]) if hasattr(a, "id")}
+    ids = {a.id for a in read_paths([mixed_corpus]) if hasattr(a, "id")}
     for i, folder in enumerate(layout.dirs):
         with SearchService(folder) as one:
             held = {
@@ -137,12 +95,12 @@ def page(service: SearchService, query: str, form: dict) -> dict:
 
 
 @pytest.mark.parametrize("parallel", [False, True])
-def test_a_sharded_index_ranks_exactly_as_one_index(plain, shards, corpus, parallel):
+def test_a_sharded_index_ranks_exactly_as_one_index(mixed_plain, shards, mixed_corpus, parallel):
     """Same passages, same order, same scores, same counts, in every query form."""
-    asked = queries(corpus)
+    asked = queries(mixed_corpus)
     assert len(asked) > 150
     with (
-        SearchService(plain, result_cache=0) as one,
+        SearchService(mixed_plain, result_cache=0) as one,
         SearchService(shards, result_cache=0, parallel=parallel) as many,
     ):
         for query in asked:
@@ -173,9 +131,9 @@ def test_every_answer_says_how_many_shards_answered(shards):
     assert (found.total, found.successful, found.failed) == (layout.count, layout.count, 0)
 
 
-def test_a_shard_that_cannot_answer_is_left_out_and_said(tmp_path, corpus, make_app):
+def test_a_shard_that_cannot_answer_is_left_out_and_said(tmp_path, mixed_corpus, make_app):
     target = tmp_path / "index"
-    sharded.update_sharded(target, [corpus], 2, workers=2)
+    sharded.update_sharded(target, [mixed_corpus], 2, workers=2)
     app = make_app({"INDEX_DIR": str(target), "RESULT_CACHE": 0})
     client = app.test_client()
     full = client.get("/api/search", query_string={"q": "lạng sơn"}).get_json()

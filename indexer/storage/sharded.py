@@ -17,7 +17,6 @@ import os
 import queue
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,7 +26,7 @@ from whoosh.filedb.filestore import FileStorage
 from indexer.corpus.articles import Article, ReadError, read_paths
 from indexer.storage import store
 from indexer.storage.shards import Layout, create_layout, read_layout, shard_of
-from indexer.storage.store import IndexBusy, Summary
+from indexer.storage.store import Summary
 
 CHUNK = 200  # articles sent to a shard's writer at a time
 IN_FLIGHT = 8  # chunks a writer may have waiting before the reader waits for it
@@ -109,22 +108,10 @@ def index_sharded(
     return summary
 
 
-@contextmanager
-def _sharded_lock(root: Path, wait: float) -> Iterator[None]:
+def _sharded_lock(root: Path, wait: float):
     """One indexer at a time for the whole sharded index (each shard's own lock is
     taken by its writer too)."""
-    lock = FileStorage(str(root)).lock(_LOCK)
-    deadline = time.monotonic() + wait
-    while not lock.acquire(blocking=False):
-        if time.monotonic() >= deadline:
-            raise IndexBusy(
-                "another indexer is writing to this index; try again later or use --wait"
-            )
-        time.sleep(0.5)
-    try:
-        yield
-    finally:
-        lock.release()
+    return store.hold_lock(FileStorage(str(root)).lock(_LOCK), wait)
 
 
 def drain(chunks: queue.Queue) -> Iterator[Article | ReadError]:

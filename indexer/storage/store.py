@@ -285,10 +285,15 @@ def _start_worker() -> None:
     analyse_passage("khởi động")
 
 
-@contextmanager
-def _write_lock(ix: FileIndex, wait: float) -> Iterator[None]:
+def _write_lock(ix: FileIndex, wait: float):
     """Hold the index's write lock (an flock: freed if this process dies)."""
-    lock = ix.lock("WRITELOCK")
+    return hold_lock(ix.lock("WRITELOCK"), wait)
+
+
+@contextmanager
+def hold_lock(lock, wait: float) -> Iterator[None]:
+    """Hold ``lock`` (a Whoosh file lock), waiting at most ``wait`` seconds for another
+    indexer to let it go (``IndexBusy``)."""
     deadline = time.monotonic() + wait
     while not lock.acquire(blocking=False):
         if time.monotonic() >= deadline:
