@@ -69,6 +69,11 @@ class Arrangement:
     depth: int  # results the page needs (passages, or articles when grouped)
     facets: bool
 
+    @property
+    def ordered(self) -> bool:
+        """Whether the page is in an order of its own (else only its facets are wanted)."""
+        return self.group != "passage" or self.sort != "relevance"
+
 
 @dataclass(frozen=True)
 class ShardSearch:
@@ -280,6 +285,8 @@ def _arranged(
     by the coordinator over every shard's candidates, can move at most ``rerank.DEPTH``
     of them ahead, so the page's ``depth`` and as many more are listed."""
     ids = np.concatenate([t[0] for t in tiers]) if len(tiers) > 1 else tiers[0][0]
+    if not arrangement.ordered:  # the ranking's own page, with facets: only count
+        return Arranged((), {}, 0, _facet_counts(table, table.combination[ids]))
     scores = np.concatenate([t[1] for t in tiers]) if len(tiers) > 1 else tiers[0][1]
     tier = np.repeat(np.arange(len(tiers)), [len(t[0]) for t in tiers])
     keys = [tier, -scores, table.order_key[ids]]
