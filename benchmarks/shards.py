@@ -6,6 +6,7 @@ Usage (each prints its own table; indexes are kept under --work, default /tmp/vn
   python benchmarks/shards.py ray-overhead [--paragraphs 0]
   python benchmarks/shards.py ray-indexing [--paragraphs 100000] [--repeat 3]
   python benchmarks/shards.py scaling [--sizes 100000,0,4x] [--plot docs/scaling.png]
+  python benchmarks/shards.py ray-calls [--actors 16]
 
 Articles are the first N paragraphs of ../shared/data/vntc_news/articles.jsonl.gz (0: the
 whole corpus, 761,333 paragraphs; "4x": the whole corpus four times, each copy under new
@@ -25,6 +26,9 @@ script on this machine with Ray's own ``ray.cluster_utils.Cluster``, each node b
   `vnsearch index --shards 2 --ray` on a two-node cluster of one CPU each, alternating.
 - scaling: index time, index size, peak RSS and query p50/p99 at each size, one index
   and two shards; a table, and a plot.
+- ray-calls: what one search's fan-out costs the coordinator as the shards grow in
+  number: W calls to actors that answer at once (a 20 kB answer, about fifty candidates
+  with their metadata), sent together and gathered, W = 1 … 256.
 """
 
 from __future__ import annotations
@@ -68,7 +72,8 @@ def corpus(size: str, work: Path) -> tuple[Path, int]:
     if target.exists():
         return target, int(target.with_suffix(".count").read_text())
     work.mkdir(parents=True, exist_ok=True)
-    with gzip.open(target, "wt", encoding="utf-8") as out:
+    partial = target.with_suffix(".part")  # renamed when whole: a stopped run leaves none
+    with gzip.open(partial, "wt", encoding="utf-8") as out:
         for copy in range(copies):
             with gzip.open(ARTICLES, "rt", encoding="utf-8") as stream:
                 for line in stream:
@@ -84,6 +89,7 @@ def corpus(size: str, work: Path) -> tuple[Path, int]:
                     if limit is not None and count >= limit:
                         break
     target.with_suffix(".count").write_text(str(count))
+    partial.rename(target)
     return target, count
 
 
@@ -174,8 +180,13 @@ def local_cluster(nodes: int = 2, cpus: int = 1):
 
 
 def ms(call, query) -> float:
+    """Milliseconds to answer ``query``; a search stopped at its time limit counts as the
+    time it took."""
+    from indexer.search import SearchTimeout
+
     started = time.perf_counter()
-    call(query)
+    with contextlib.suppress(SearchTimeout):
+        call(query)
     return (time.perf_counter() - started) * 1000
 
 
@@ -324,6 +335,36 @@ def ray_indexing(args) -> None:
         print(f"{name}: {done[-1]['line']}")
 
 
+class _Echo:
+    """A shard that answers at once: what is left of a call is Ray's own cost."""
+
+    def answer(self, plan: bytes) -> bytes:
+        return bytes(20_000)
+
+
+def ray_calls(args) -> None:
+    widths = (1, 2, 4, 16, 64, 256)
+    with local_cluster(nodes=2, cpus=1) as address:
+        import ray
+
+        ray.init(address=address, log_to_driver=False)
+        echo = ray.remote(num_cpus=0)(_Echo)
+        actors = [echo.remote() for _ in range(args.actors)]
+        ray.get([a.answer.remote(b"") for a in actors])
+        plan = bytes(2_000)
+        times: dict[int, list[float]] = {w: [] for w in widths}
+        for _ in range(args.rounds):
+            for width in widths:
+                started = time.perf_counter()
+                ray.get([actors[i % len(actors)].answer.remote(plan) for i in range(width)])
+                times[width].append((time.perf_counter() - started) * 1000)
+    header(f"One search's fan-out on Ray: W calls to {args.actors} actors on two nodes")
+    print("| calls W | p50 ms | p99 ms | p50 per call ms |\n|---|---|---|---|")
+    for width in widths:
+        p50, p99 = cuts(times[width])
+        print(f"| {width} | {p50:.2f} | {p99:.2f} | {p50 / width:.3f} |")
+
+
 def scaling(args) -> None:
     from indexer.search import SearchService
 
@@ -418,6 +459,9 @@ def main() -> None:
     timed = sub.add_parser("ray-indexing")
     timed.add_argument("--paragraphs", type=int, default=100_000)
     timed.add_argument("--repeat", type=int, default=3)
+    calls = sub.add_parser("ray-calls")
+    calls.add_argument("--actors", type=int, default=16)
+    calls.add_argument("--rounds", type=int, default=200)
     grow = sub.add_parser("scaling")
     grow.add_argument("--sizes", default="100000,0,4x")
     grow.add_argument("--plot", type=Path, default=ROOT / "docs" / "scaling.png")
@@ -431,6 +475,7 @@ def main() -> None:
         "ray-overhead": ray_overhead,
         "ray-indexing": ray_indexing,
         "scaling": scaling,
+        "ray-calls": ray_calls,
     }[args.command](args)
 
 
