@@ -13,7 +13,7 @@ each shard merge into the best of all.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from whoosh import query as wq
@@ -169,14 +169,12 @@ class Shard:
             for tier, (ids, scores) in enumerate(tiers):
                 top = scorer.best(ids, scores, request.limit, table.order_key)
                 for rank, (score, docnum) in enumerate(top):
-                    passage = _passage(table, score, tier, docnum, self.number)
+                    fields = article = None
                     if rank < WITH_FIELDS:
                         fields = stored(searcher, docnum)
-                        article = None
                         if request.articles:
                             article = article_fields(searcher, docnum, fields)
-                        passage = replace(passage, fields=fields, article=article)
-                    best.append(passage)
+                    best.append(_passage(table, score, tier, docnum, self.number, fields, article))
             arranged = None
             if request.arrangement is not None:
                 arranged = _arranged(table, tiers, request.arrangement, best, self.number)
@@ -246,10 +244,18 @@ class Shard:
 RELAX_BELOW = 10  # passages the exact phrases must find before their words are not tried
 
 
-def _passage(table: PassageTable, score: float, tier: int, docnum: int, shard: int) -> Passage:
+def _passage(
+    table: PassageTable,
+    score: float,
+    tier: int,
+    docnum: int,
+    shard: int,
+    fields: dict | None = None,
+    article: dict | None = None,
+) -> Passage:
     article_id, paragraph = table.key(docnum)
     date = int(table.date[docnum])
-    return Passage(score, tier, article_id, paragraph, docnum, date, shard=shard)
+    return Passage(score, tier, article_id, paragraph, docnum, date, fields, article, shard)
 
 
 def _fields_at(searcher, docnum: int, article_id: str, paragraph: int) -> dict | None:

@@ -95,11 +95,6 @@ class ShardWriter:
         assert self.summary is not None
         return self.summary
 
-    def node(self) -> str:
-        import ray
-
-        return ray.get_runtime_context().get_node_id()
-
 
 @dataclass
 class RayWriters:
