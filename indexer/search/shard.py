@@ -159,15 +159,16 @@ class Shard:
             table = self.index.tables.of(searcher.reader())
             exact = self._run(searcher, request.query, request, table)
             tiers = [(exact.ids, exact.scores)]
+            tops = [exact.top_n]
             loose_total = 0
             if request.relaxed is not None:
                 loose = self._run(searcher, request.relaxed, request, table)
                 loose_total = loose.total
                 only = ~np.isin(loose.ids, exact.ids)
                 tiers.append((loose.ids[only], loose.scores[only]))
+                tops.append(scorer.best(*tiers[1], request.limit, table.order_key))
             best = []
-            for tier, (ids, scores) in enumerate(tiers):
-                top = scorer.best(ids, scores, request.limit, table.order_key)
+            for tier, top in enumerate(tops):
                 for rank, (score, docnum) in enumerate(top):
                     fields = article = None
                     if rank < WITH_FIELDS:
@@ -180,7 +181,9 @@ class Shard:
                 arranged = _arranged(table, tiers, request.arrangement, best, self.number)
             return ShardResult(exact.total, loose_total, tuple(best), arranged)
 
-    def _run(self, searcher, query: wq.Query, request: ShardSearch, table: PassageTable):
+    def _run(
+        self, searcher, query: wq.Query, request: ShardSearch, table: PassageTable
+    ) -> scorer.Scored:
         try:
             return scorer.search(
                 searcher,
