@@ -89,6 +89,19 @@ def test_quoted_phrase_that_matches_nothing_falls_back_to_its_words(tmp_path):
     assert pasted.results[0].article_id == "said"
 
 
+def test_passages_without_a_quoted_phrase_follow_those_with_it_never_cut_off(tmp_path):
+    """A headline's "scare quotes": many passages hold the phrase, but fewer than are
+    ranked; the story's other passages, which never quote it, still follow them."""
+    texts = {f"quoted{i}": f"Một nhân viên thuế biến mất, tin số {i}." for i in range(15)}
+    texts["story"] = "Tiểu thương ở chợ lo lắng khi nhân viên thuế nghỉ việc không báo."
+    texts["other"] = "Thời tiết hôm nay nắng nhẹ."
+    with _index(tmp_path / "ix", texts) as service:
+        page = service.search('Tiểu thương lo lắng vì nhân viên thuế "biến mất"', per_page=50)
+    ids = [hit.article_id for hit in page.results]
+    assert set(ids[:15]) == {f"quoted{i}" for i in range(15)}  # the phrase as written first
+    assert "story" in ids[15:] and page.relaxed and page.total == len(ids)
+
+
 @pytest.mark.parametrize(
     ("query", "kept"),
     [("máy bay", "máy"), ("mấy giờ máy bay cất cánh", "máy"), ("giá dầu", "dầu")],

@@ -5,10 +5,10 @@ import pytest
 
 from indexer.analysis.text import new_tone_style
 from indexer.corpus.articles import Article, Paragraph
+from indexer.ranking.rerank import DEPTH
 from indexer.ranking.syntax import parse
 from indexer.search import BadRequest, Filters, SearchService
 from indexer.search.live_index import article_fields
-from indexer.search.shard import RELAX_BELOW
 from indexer.storage import store
 
 SEED_ID = "000_e79570c1fe97e7a4"
@@ -104,7 +104,7 @@ def test_phrase_requires_adjacency(service):
     loose = service.search("tỉnh Lạng Sơn", per_page=100)
     phrase = service.search('"tỉnh Lạng Sơn"', per_page=100)
     holding = [h for h in loose.results if "tỉnh lạng sơn" in h.text.lower()]
-    assert 0 < len(holding) < RELAX_BELOW  # too few: the words follow
+    assert 0 < len(holding) < DEPTH  # fewer than are ranked: the words follow
     assert phrase.relaxed and not loose.relaxed
     assert {h.id for h in phrase.results[: len(holding)]} == {h.id for h in holding}
     assert all("tỉnh lạng sơn" not in h.text.lower() for h in phrase.results[len(holding) :])

@@ -3,9 +3,10 @@
 1. Every shard finds its passages holding any of the query's syllables (in their text or
    their article's title), scored by BM25F with the statistics of the whole index
    (``search.shard``); their best merge into the best of all, in tiers.
-2. Quoted phrases are required. When they match fewer passages than a page
-   (``RELAX_BELOW``) in all shards together, the same words without quotes follow, in a
-   second tier, and the page says so.
+2. Quoted phrases are matched exactly first. When they match fewer passages than are
+   ranked (``limit``) in all shards together, the same words without quotes follow
+   them, in a second tier, and the page says so: a passage without the phrase is never
+   cut off, only placed after those with it.
 3. The best ``rerank.DEPTH`` candidates are ordered by the ranking model; the others keep
    BM25's order below them.
 """

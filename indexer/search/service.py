@@ -38,7 +38,6 @@ from indexer.search.passage_table import FACETS
 from indexer.search.request import MAX_QUERY_CHARS, SearchRequest
 from indexer.search.results import ArticleView, Hit, Page, ShardCount
 from indexer.search.shard import (
-    RELAX_BELOW,
     SCORED_FIELDS,
     Arrangement,
     Passage,
@@ -397,7 +396,7 @@ class SearchService:
         loose_run = False
         if plan.relaxed is not None:
             exact = sum(a.exact_total for a in answers if not isinstance(a, ShardFailure))
-            if exact < RELAX_BELOW:
+            if exact < limit:  # too few to rank: the words without quotes follow
                 answers, loose_run = ask(plan.relaxed), True
         results = [a for a in answers if not isinstance(a, ShardFailure)]
         if not results:

@@ -244,7 +244,9 @@ class Shard:
             return filter_counts(searcher, name)
 
 
-RELAX_BELOW = 10  # passages the exact phrases must find before their words are not tried
+# Paragraphs of an article its exact phrases must match before those holding only their
+# words are no longer marked (``Shard.article``).
+RELAX_BELOW = 10
 
 
 def _passage(
