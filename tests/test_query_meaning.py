@@ -89,6 +89,21 @@ def test_quoted_phrase_that_matches_nothing_falls_back_to_its_words(tmp_path):
     assert pasted.results[0].article_id == "said"
 
 
+def test_words_of_a_form_with_an_abbreviation_count_one_by_one(tmp_path):
+    """ "Bộ Y tế" also means BYT, but a passage about the "Sở Y tế" still holds "y tế":
+    each of the form's words counts, as every other word of the query does."""
+    texts = {
+        "story": "Sở Y tế cho biết sẽ kiểm tra.",
+        **{f"check{i}": f"Bộ phận kiểm tra kiểm tra hồ sơ số {i}." for i in range(3)},
+        **{f"filler{i}": f"Thời tiết hôm nay nắng nhẹ, tin số {i}." for i in range(30)},
+    }
+    with _index(tmp_path / "ix", texts) as service:
+        found = service.first_stage("Bộ Y tế kiểm tra").found  # BM25's own order
+        results = service.search("Bộ Y tế kiểm tra").results
+    assert found[0].article_id == "story", [p.article_id for p in found]
+    assert results[0].article_id == "story", [hit.text for hit in results]
+
+
 def test_passages_without_a_quoted_phrase_follow_those_with_it_never_cut_off(tmp_path):
     """A headline's "scare quotes": many passages hold the phrase, but fewer than are
     ranked; the story's other passages, which never quote it, still follow them."""

@@ -252,7 +252,9 @@ class QueryPlanner:
                 ]
                 own_query = None
                 if all(c is not None for c in own):
-                    own_query = own[0].query if n == 1 else wq.And([c.query for c in own])
+                    # Each word of the form counts on its own, as every other word of the
+                    # query does: a passage on the "Sở Y tế" still holds "y tế" of "Bộ Y tế".
+                    own_query = own[0].query if n == 1 else wq.Or([c.query for c in own])
                 query = _any([q for q in (own_query, *expansions) if q is not None])
                 if query is not None:
                     clauses.append(
