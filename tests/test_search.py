@@ -1,4 +1,5 @@
 import json
+import time
 import unicodedata
 
 import pytest
@@ -8,6 +9,7 @@ from indexer.corpus.articles import Article, Paragraph
 from indexer.ranking.rerank import DEPTH
 from indexer.ranking.syntax import parse
 from indexer.search import BadRequest, Filters, SearchService
+from indexer.search.fanout import LocalShards
 from indexer.search.live_index import article_fields
 from indexer.storage import store
 
@@ -408,3 +410,26 @@ def test_unaccented_syllable_leaves_out_forms_rarer_than_one_percent(tmp_path):
     assert service.search("ong").total == 205
     assert service.search("ổng").total == 1  # typed with its marks, it is found
     service.close()
+
+
+class _SlowToOpen(LocalShards):
+    """A plain index whose opening (its first statistics) takes longer than a search
+    may: the first search of a server process on a large index."""
+
+    def __init__(self, folder, delay: float) -> None:
+        super().__init__([folder])
+        self.delay = delay
+        self.opened = False
+
+    def each(self, method, args, timeout=None):
+        if method == "info" and not self.opened:
+            time.sleep(self.delay)
+            self.opened = True
+        return super().each(method, args, timeout)
+
+
+@pytest.mark.parametrize("facets", [False, True])
+def test_opening_the_index_is_not_counted_in_the_first_searchs_time_limit(index_dir, facets):
+    with SearchService(index_dir, time_limit=0.5, shards=_SlowToOpen(index_dir, 0.8)) as service:
+        page = service.search("giá xăng", facets=facets)
+    assert page.results and page.took_ms >= 800  # the time shown is the user's wait

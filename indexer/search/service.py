@@ -284,8 +284,10 @@ class SearchService:
         started = time.perf_counter()
         request = SearchRequest.checked(text, page, per_page, filters, group, sort, facets)
         with self._lock:
+            view = self._current(self._deadline())
+            # The time limit is the search's own: opening the index (the first search of a
+            # process, seconds on a large one) or refreshing it is not counted in.
             deadline = self._deadline()
-            view = self._current(deadline)
             found = self.pages.get(request)
             if found is not None:
                 return replace(found, took_ms=round((time.perf_counter() - started) * 1000, 2))
@@ -314,7 +316,7 @@ class SearchService:
                     entries, more, articles, counts = self._arranged(request, ranked, parts)
                     # Counting and ordering share the search's time limit; a shard that
                     # did not answer by then has been left out instead.
-                    if time.perf_counter() - started > self.time_limit and not answered.failed:
+                    if time.monotonic() > deadline and not answered.failed:
                         raise SearchTimeout(
                             f"the search took longer than {self.time_limit:g} s; "
                             "use fewer or rarer words"
