@@ -51,14 +51,20 @@ class _FieldTable:
         only the new ones are added one by one."""
         found = list(map(self.ids.get, terms))
         new = [p for p, i in enumerate(found) if i is None]
-        keys = _fold_all([terms[p] for p in new])
-        for position, key in zip(new, keys, strict=True):
-            term = terms[position]
-            i = found[position] = self.ids[term] = len(self.terms)
-            self.terms.append(term)
-            if key not in self.by_folded:
+        if new:
+            start = len(self.terms)
+            added = [terms[p] for p in new]
+            numbers = range(start, start + len(added))
+            self.terms.extend(added)
+            self.ids.update(zip(added, numbers, strict=True))
+            for position, i in zip(new, numbers, strict=True):
+                found[position] = i
+            by_folded = self.by_folded
+            keys = len(by_folded)
+            for key, i in zip(_fold_all(added), numbers, strict=True):
+                by_folded[key].append(i)
+            if len(by_folded) != keys:
                 self._sorted_keys = None
-            self.by_folded[key].append(i)
         if len(self.terms) > len(self.df):
             grown = np.zeros(max(len(self.terms), 2 * len(self.df)), dtype=np.int64)
             grown[: len(self.df)] = self.df
