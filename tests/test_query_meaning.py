@@ -104,6 +104,36 @@ def test_words_of_a_form_with_an_abbreviation_count_one_by_one(tmp_path):
     assert results[0].article_id == "story", [hit.text for hit in results]
 
 
+def test_a_common_word_of_a_form_with_an_abbreviation_finds_nothing_alone(tmp_path):
+    """In a long query, a word in a large share of passages only adds to the passages the
+    rarer words found; the "bộ" of "Bộ Y tế" is such a word like any other."""
+    texts = {
+        "story": "Bộ Y tế yêu cầu kiểm tra dịch bệnh ở các tỉnh.",
+        "province": "Sở Y tế tỉnh kiểm tra dịch bệnh sốt xuất huyết.",
+        **{f"film{i}": f"Bộ phim số {i} ra rạp trong tuần." for i in range(10)},
+        **{f"filler{i}": f"Thời tiết hôm nay nắng nhẹ, tin số {i}." for i in range(30)},
+    }
+    with _index(tmp_path / "ix", texts) as service:
+        page = service.search("Bộ Y tế kiểm tra dịch bệnh", per_page=50)
+    ids = [hit.article_id for hit in page.results]
+    assert ids == ["story", "province"] and page.total == 2
+
+
+def test_a_quoted_part_without_marks_in_an_accented_query_means_what_it_says(tmp_path):
+    """``".com"`` in a headline typed with accents is the domain, not cơm or cốm."""
+    texts = {
+        "domain": "Tên miền .com của VeriSign được gia hạn thêm năm năm nữa.",
+        "other": "Các công ty đăng ký tên miền .com nhiều hơn năm ngoái.",
+        **{f"rice{i}": f"Tên miền mới, cơm tên miền, cốm tên miền {i}." for i in range(6)},
+        **{f"filler{i}": f"Thời tiết hôm nay nắng nhẹ, tin số {i}." for i in range(30)},
+    }
+    with _index(tmp_path / "ix", texts) as service:
+        page = service.search('tên miền ".com" được gia hạn', per_page=50)
+    ids = [hit.article_id for hit in page.results]
+    assert set(ids[:2]) == {"domain", "other"}, ids  # the phrase as typed first
+    assert page.relaxed and set(ids[2:]) == {f"rice{i}" for i in range(6)}
+
+
 def test_passages_without_a_quoted_phrase_follow_those_with_it_never_cut_off(tmp_path):
     """A headline's "scare quotes": many passages hold the phrase, but fewer than are
     ranked; the story's other passages, which never quote it, still follow them."""

@@ -169,23 +169,37 @@ class QueryPlanner:
         others, total = self._variants(fieldname, folded, reading, VARIANT_OF_PLAIN)
         return Clause(_any([wq.Term(fieldname, reading), *others]), max(total, df))
 
-    def sequence(self, text: str, fieldname: str = "text", boost: float = 1.0):
-        """Adjacent syllables (a phrase); None if a syllable is not in the index."""
+    def sequence(self, text: str, fieldname: str = "text", boost: float = 1.0, around: str = PLAIN):
+        """Adjacent syllables (a phrase); None if a syllable is not in the index.
+
+        ``around``: how the query holding the phrase was typed. A phrase without marks in
+        a query typed with them (``".com"`` in a headline) means what it says."""
+        clause = self._sequence(text, fieldname, boost, around)
+        return clause.query if clause is not None else None
+
+    def _sequence(
+        self, text: str, fieldname: str = "text", boost: float = 1.0, around: str = PLAIN
+    ):
+        """``sequence`` as a clause: it matches at most the passages of its rarest word."""
         mode = typing_mode(text)
+        if mode == PLAIN and around == ACCENTED:
+            mode = ACCENTED
         clauses = [self.syllable(s.text, fieldname, mode, False) for s in syllables(text)]
         if not clauses or any(c is None for c in clauses):
             return None
         queries = [c.query for c in clauses]
+        rarest = min(c.doc_frequency for c in clauses)
         if len(queries) == 1:
-            return _any(queries, boost)
+            return Clause(_any(queries, boost), rarest)
         if fieldname == "title":  # titles keep no positions: all of the words, anywhere
-            return wq.And(queries, boost=boost)
-        return wq.Sequence(queries, boost=boost)
+            return Clause(wq.And(queries, boost=boost), rarest)
+        return Clause(wq.Sequence(queries, boost=boost), rarest)
 
-    def _abbreviation(self, raw: list[str], folded: list[str], i: int):
-        """(length, expansion queries) of the longest abbreviation form at syllable i."""
+    def _abbreviation(self, raw: list[str], folded: list[str], i: int) -> tuple[int, Clause | None]:
+        """(length, a clause for its other forms) of the longest abbreviation form at
+        syllable i: those forms, any of them, matched as phrases."""
         if self.abbreviations is None:
-            return 0, []
+            return 0, None
         for form, group in self.abbreviations.forms_starting(folded[i]):
             n = len(form)
             if tuple(folded[i : i + n]) != form:
@@ -196,12 +210,15 @@ class QueryPlanner:
             if word_like and (not typed.isupper() or has_diacritics(typed)):
                 continue
             others = [
-                self.sequence(self.abbreviations.spelling(o), boost=ABBREVIATION)
+                self._sequence(self.abbreviations.spelling(o), boost=ABBREVIATION)
                 for o in group
                 if o != form
             ]
-            return n, [o for o in others if o is not None]
-        return 0, []
+            found = [o for o in others if o is not None]
+            if not found:
+                return n, None
+            return n, Clause(_any([o.query for o in found]), sum(o.doc_frequency for o in found))
+        return 0, None
 
     def _restore(self, folded: list[str]) -> dict[int, str]:
         """The marks of a query typed without them, where its words make them plain.
@@ -246,20 +263,15 @@ class QueryPlanner:
         while i < len(raw):
             n, expansions = self._abbreviation(raw, folded, i)
             if n:
-                own = [
-                    self.syllable(s, mode=mode, restored=restored.get(i + k))
-                    for k, s in enumerate(raw[i : i + n])
-                ]
-                own_query = None
-                if all(c is not None for c in own):
-                    # Each word of the form counts on its own, as every other word of the
-                    # query does: a passage on the "Sở Y tế" still holds "y tế" of "Bộ Y tế".
-                    own_query = own[0].query if n == 1 else wq.Or([c.query for c in own])
-                query = _any([q for q in (own_query, *expansions) if q is not None])
-                if query is not None:
-                    clauses.append(
-                        Clause(query, min((c.doc_frequency for c in own if c), default=0))
-                    )
+                # Each word of the form counts on its own, as every other word of the query
+                # does (a passage on the "Sở Y tế" still holds "y tế" of "Bộ Y tế"), and
+                # may be common ("bộ"); its other forms (BYT) are one more clause.
+                for k, s in enumerate(raw[i : i + n]):
+                    clause = self.syllable(s, mode=mode, restored=restored.get(i + k))
+                    if clause is not None:
+                        clauses.append(clause)
+                if expansions is not None:
+                    clauses.append(expansions)
                 i += n
             else:
                 clause = self.syllable(raw[i], mode=mode, restored=restored.get(i))
@@ -306,14 +318,16 @@ class QueryPlanner:
 
     def plan(self, parsed: ParsedQuery) -> Plan:
         """The first stage's queries: any of the syllables, in the text or the title."""
-        required = [self.sequence(t, "title") or wq.NullQuery for t in parsed.title]
-        phrases = [self.sequence(p) or wq.NullQuery for p in parsed.phrases]
+        mode = typing_mode(parsed.all_words)
+        required = [self.sequence(t, "title", around=mode) or wq.NullQuery for t in parsed.title]
+        phrases = [self.sequence(p, around=mode) or wq.NullQuery for p in parsed.phrases]
         raw = self.content_syllables(parsed.all_words)
-        words = self._any_of(raw, typing_mode(parsed.all_words))
+        words = self._any_of(raw, mode)
         query = _required(required + phrases, words)
         relaxed = _required(required, words) if phrases else None
         if parsed.excluded and (query is not None or relaxed is not None):
-            excluded = [q for q in (self.sequence(e) for e in parsed.excluded) if q is not None]
+            excluded = [self.sequence(e, around=mode) for e in parsed.excluded]
+            excluded = [q for q in excluded if q is not None]
             if excluded:
                 query = wq.AndNot(query, wq.Or(excluded)) if query is not None else None
                 relaxed = wq.AndNot(relaxed, wq.Or(excluded)) if relaxed is not None else None
