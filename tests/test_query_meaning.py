@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from indexer.corpus.articles import Article, Paragraph
-from indexer.search import SearchService
+from indexer.search import Page, SearchService
 from indexer.storage.store import index_articles
 
 TWO_WORD_QUERIES = {
@@ -29,6 +29,19 @@ def _index(folder, texts: dict[str, str], titles: dict[str, str] | None = None) 
     ]
     index_articles(folder, articles, workers=1)
     return SearchService(folder)
+
+
+def _other_news(count: int = 30) -> dict[str, str]:
+    """Passages holding no word of the queries: enough of them that a word the queries'
+    passages share is not in a large share of the index."""
+    return {f"filler{i}": f"Thời tiết hôm nay nắng nhẹ, tin số {i}." for i in range(count)}
+
+
+def _ranked(folder, texts: dict[str, str], query: str) -> tuple[list[str], Page]:
+    """(the article ids of every result of ``query``, best first; the page)."""
+    with _index(folder, texts) as service:
+        page = service.search(query, per_page=50)
+    return [hit.article_id for hit in page.results], page
 
 
 @pytest.mark.parametrize("query", TWO_WORD_QUERIES)
@@ -95,7 +108,7 @@ def test_words_of_a_form_with_an_abbreviation_count_one_by_one(tmp_path):
     texts = {
         "story": "Sở Y tế cho biết sẽ kiểm tra.",
         **{f"check{i}": f"Bộ phận kiểm tra kiểm tra hồ sơ số {i}." for i in range(3)},
-        **{f"filler{i}": f"Thời tiết hôm nay nắng nhẹ, tin số {i}." for i in range(30)},
+        **_other_news(),
     }
     with _index(tmp_path / "ix", texts) as service:
         found = service.first_stage("Bộ Y tế kiểm tra").found  # BM25's own order
@@ -111,11 +124,9 @@ def test_a_common_word_of_a_form_with_an_abbreviation_finds_nothing_alone(tmp_pa
         "story": "Bộ Y tế yêu cầu kiểm tra dịch bệnh ở các tỉnh.",
         "province": "Sở Y tế tỉnh kiểm tra dịch bệnh sốt xuất huyết.",
         **{f"film{i}": f"Bộ phim số {i} ra rạp trong tuần." for i in range(10)},
-        **{f"filler{i}": f"Thời tiết hôm nay nắng nhẹ, tin số {i}." for i in range(30)},
+        **_other_news(),
     }
-    with _index(tmp_path / "ix", texts) as service:
-        page = service.search("Bộ Y tế kiểm tra dịch bệnh", per_page=50)
-    ids = [hit.article_id for hit in page.results]
+    ids, page = _ranked(tmp_path / "ix", texts, "Bộ Y tế kiểm tra dịch bệnh")
     assert ids == ["story", "province"] and page.total == 2
 
 
@@ -125,11 +136,9 @@ def test_a_quoted_part_without_marks_in_an_accented_query_means_what_it_says(tmp
         "domain": "Tên miền .com của VeriSign được gia hạn thêm năm năm nữa.",
         "other": "Các công ty đăng ký tên miền .com nhiều hơn năm ngoái.",
         **{f"rice{i}": f"Tên miền mới, cơm tên miền, cốm tên miền {i}." for i in range(6)},
-        **{f"filler{i}": f"Thời tiết hôm nay nắng nhẹ, tin số {i}." for i in range(30)},
+        **_other_news(),
     }
-    with _index(tmp_path / "ix", texts) as service:
-        page = service.search('tên miền ".com" được gia hạn', per_page=50)
-    ids = [hit.article_id for hit in page.results]
+    ids, page = _ranked(tmp_path / "ix", texts, 'tên miền ".com" được gia hạn')
     assert set(ids[:2]) == {"domain", "other"}, ids  # the phrase as typed first
     assert page.relaxed and set(ids[2:]) == {f"rice{i}" for i in range(6)}
 
@@ -140,9 +149,7 @@ def test_passages_without_a_quoted_phrase_follow_those_with_it_never_cut_off(tmp
     texts = {f"quoted{i}": f"Một nhân viên thuế biến mất, tin số {i}." for i in range(15)}
     texts["story"] = "Tiểu thương ở chợ lo lắng khi nhân viên thuế nghỉ việc không báo."
     texts["other"] = "Thời tiết hôm nay nắng nhẹ."
-    with _index(tmp_path / "ix", texts) as service:
-        page = service.search('Tiểu thương lo lắng vì nhân viên thuế "biến mất"', per_page=50)
-    ids = [hit.article_id for hit in page.results]
+    ids, page = _ranked(tmp_path / "ix", texts, 'Tiểu thương lo lắng vì nhân viên thuế "biến mất"')
     assert set(ids[:15]) == {f"quoted{i}" for i in range(15)}  # the phrase as written first
     assert "story" in ids[15:] and page.relaxed and page.total == len(ids)
 
