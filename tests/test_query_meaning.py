@@ -117,19 +117,6 @@ def test_words_of_a_form_with_an_abbreviation_count_one_by_one(tmp_path):
     assert results[0].article_id == "story", [hit.text for hit in results]
 
 
-def test_a_common_word_of_a_form_with_an_abbreviation_finds_nothing_alone(tmp_path):
-    """In a long query, a word in a large share of passages only adds to the passages the
-    rarer words found; the "bộ" of "Bộ Y tế" is such a word like any other."""
-    texts = {
-        "story": "Bộ Y tế yêu cầu kiểm tra dịch bệnh ở các tỉnh.",
-        "province": "Sở Y tế tỉnh kiểm tra dịch bệnh sốt xuất huyết.",
-        **{f"film{i}": f"Bộ phim số {i} ra rạp trong tuần." for i in range(10)},
-        **_other_news(),
-    }
-    ids, page = _ranked(tmp_path / "ix", texts, "Bộ Y tế kiểm tra dịch bệnh")
-    assert ids == ["story", "province"] and page.total == 2
-
-
 def test_a_quoted_part_without_marks_in_an_accented_query_means_what_it_says(tmp_path):
     """``".com"`` in a headline typed with accents is the domain, not cơm or cốm."""
     texts = {

@@ -174,13 +174,6 @@ class QueryPlanner:
 
         ``around``: how the query holding the phrase was typed. A phrase without marks in
         a query typed with them (``".com"`` in a headline) means what it says."""
-        clause = self._sequence(text, fieldname, boost, around)
-        return clause.query if clause is not None else None
-
-    def _sequence(
-        self, text: str, fieldname: str = "text", boost: float = 1.0, around: str = PLAIN
-    ):
-        """``sequence`` as a clause: it matches at most the passages of its rarest word."""
         mode = typing_mode(text)
         if mode == PLAIN and around == ACCENTED:
             mode = ACCENTED
@@ -188,18 +181,16 @@ class QueryPlanner:
         if not clauses or any(c is None for c in clauses):
             return None
         queries = [c.query for c in clauses]
-        rarest = min(c.doc_frequency for c in clauses)
         if len(queries) == 1:
-            return Clause(_any(queries, boost), rarest)
+            return _any(queries, boost)
         if fieldname == "title":  # titles keep no positions: all of the words, anywhere
-            return Clause(wq.And(queries, boost=boost), rarest)
-        return Clause(wq.Sequence(queries, boost=boost), rarest)
+            return wq.And(queries, boost=boost)
+        return wq.Sequence(queries, boost=boost)
 
-    def _abbreviation(self, raw: list[str], folded: list[str], i: int) -> tuple[int, Clause | None]:
-        """(length, a clause for its other forms) of the longest abbreviation form at
-        syllable i: those forms, any of them, matched as phrases."""
+    def _abbreviation(self, raw: list[str], folded: list[str], i: int):
+        """(length, expansion queries) of the longest abbreviation form at syllable i."""
         if self.abbreviations is None:
-            return 0, None
+            return 0, []
         for form, group in self.abbreviations.forms_starting(folded[i]):
             n = len(form)
             if tuple(folded[i : i + n]) != form:
@@ -210,15 +201,12 @@ class QueryPlanner:
             if word_like and (not typed.isupper() or has_diacritics(typed)):
                 continue
             others = [
-                self._sequence(self.abbreviations.spelling(o), boost=ABBREVIATION)
+                self.sequence(self.abbreviations.spelling(o), boost=ABBREVIATION)
                 for o in group
                 if o != form
             ]
-            found = [o for o in others if o is not None]
-            if not found:
-                return n, None
-            return n, Clause(_any([o.query for o in found]), sum(o.doc_frequency for o in found))
-        return 0, None
+            return n, [o for o in others if o is not None]
+        return 0, []
 
     def _restore(self, folded: list[str]) -> dict[int, str]:
         """The marks of a query typed without them, where its words make them plain.
@@ -263,15 +251,20 @@ class QueryPlanner:
         while i < len(raw):
             n, expansions = self._abbreviation(raw, folded, i)
             if n:
-                # Each word of the form counts on its own, as every other word of the query
-                # does (a passage on the "Sở Y tế" still holds "y tế" of "Bộ Y tế"), and
-                # may be common ("bộ"); its other forms (BYT) are one more clause.
-                for k, s in enumerate(raw[i : i + n]):
-                    clause = self.syllable(s, mode=mode, restored=restored.get(i + k))
-                    if clause is not None:
-                        clauses.append(clause)
-                if expansions is not None:
-                    clauses.append(expansions)
+                own = [
+                    self.syllable(s, mode=mode, restored=restored.get(i + k))
+                    for k, s in enumerate(raw[i : i + n])
+                ]
+                own_query = None
+                if all(c is not None for c in own):
+                    # Each word of the form counts on its own, as every other word of the
+                    # query does: a passage on the "Sở Y tế" still holds "y tế" of "Bộ Y tế".
+                    own_query = own[0].query if n == 1 else wq.Or([c.query for c in own])
+                query = _any([q for q in (own_query, *expansions) if q is not None])
+                if query is not None:
+                    clauses.append(
+                        Clause(query, min((c.doc_frequency for c in own if c), default=0))
+                    )
                 i += n
             else:
                 clause = self.syllable(raw[i], mode=mode, restored=restored.get(i))
