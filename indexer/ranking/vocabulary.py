@@ -48,7 +48,8 @@ class _FieldTable:
         """Count one segment's terms in; returns what to subtract when it goes.
 
         A segment's terms are mostly known already: they are looked up all at once, and
-        only the new ones are added one by one."""
+        only the new ones numbered and filed under their folded forms (the first segment
+        of a large index brings hundreds of thousands)."""
         found = list(map(self.ids.get, terms))
         new = [p for p, i in enumerate(found) if i is None]
         if new:
