@@ -23,6 +23,7 @@ from typing import Any
 
 from whoosh import index as whoosh_index
 from whoosh.codec.base import Segment
+from whoosh.filedb.filestore import FileStorage
 from whoosh.index import FileIndex
 from whoosh.reading import SegmentReader
 from whoosh.writing import MERGE_SMALL, NO_MERGE, SegmentWriter
@@ -102,6 +103,31 @@ def exists(index_dir: str | os.PathLike) -> bool:
     return Path(index_dir).is_dir() and whoosh_index.exists_in(str(index_dir), INDEX_NAME)
 
 
+class _OpeningStorage(FileStorage):
+    """An index directory that closes the files read while its index is being opened if
+    the opening fails: Whoosh's ``TOC.read`` leaves the table of contents open when it
+    cannot read it (a codec this version lacks, a damaged file)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self._opening: list | None = []
+
+    def open_file(self, name, **kwargs):
+        opened = super().open_file(name, **kwargs)
+        if self._opening is not None:
+            self._opening.append(opened)
+        return opened
+
+    def opened(self) -> None:
+        """The index is open: from now on its files are its readers' to close."""
+        self._opening = None
+
+    def failed(self) -> None:
+        for opened in self._opening or ():
+            opened.close()
+        self._opening = None
+
+
 def open_index(index_dir: str | os.PathLike) -> FileIndex:
     """Open an existing index for reading; ``IndexUnavailable`` says why it cannot be."""
     path = Path(index_dir)
@@ -113,13 +139,15 @@ def open_index(index_dir: str | os.PathLike) -> FileIndex:
         f"the index in {path} was built by another version of vnsearch (schema {found}, "
         f"this one reads {SCHEMA_VERSION}): rebuild it (delete it, run 'vnsearch index PATH')"
     )
+    storage = _OpeningStorage(str(path))
     try:
-        if not whoosh_index.exists_in(str(path), INDEX_NAME):
-            raise IndexUnavailable(f"no index in {path}: run 'vnsearch index PATH' first")
-        ix = whoosh_index.open_dir(str(path), indexname=INDEX_NAME)
-    except IndexUnavailable:
-        raise
+        ix = FileIndex(storage, indexname=INDEX_NAME)
+        storage.opened()
+    except whoosh_index.EmptyIndexError:
+        storage.failed()
+        raise IndexUnavailable(f"no index in {path}: run 'vnsearch index PATH' first") from None
     except Exception as exc:  # Whoosh raises many kinds for a damaged directory
+        storage.failed()
         if found not in ("?", str(SCHEMA_VERSION)):  # e.g. a codec this version lacks
             raise another from exc
         raise IndexUnavailable(f"the index in {path} cannot be opened: {exc}") from exc
