@@ -128,6 +128,10 @@ def test_index_whose_codec_this_version_lacks_asks_for_a_rebuild(fresh_index):
     with pytest.raises(store.IndexUnavailable, match="cannot be opened") as caught:
         store.open_index(fresh_index)
     del caught  # with it, the frames that held the file
+    with pytest.raises(store.IndexUnavailable, match="cannot be opened") as caught:
+        store.create_or_open(fresh_index)  # the indexer writes no new index over it
+    del caught
+    assert store.exists(fresh_index)
     gc.collect()  # a file left open would warn here
     (fresh_index / "VERSION").write_text("6\n")
     with pytest.raises(store.IndexUnavailable, match=r"schema 6.*rebuild"):

@@ -99,8 +99,19 @@ def index_dir_from_env(value: str | os.PathLike | None = None) -> Path:
     return Path(value or os.environ.get("VNSEARCH_INDEX_DIR") or DEFAULT_INDEX_DIR)
 
 
+class NoIndex(IndexUnavailable):
+    """There is no index in the directory (yet)."""
+
+
 def exists(index_dir: str | os.PathLike) -> bool:
-    return Path(index_dir).is_dir() and whoosh_index.exists_in(str(index_dir), INDEX_NAME)
+    """Whether ``index_dir`` holds an index, whether this version can read it or not."""
+    try:
+        open_index(index_dir).close()
+    except NoIndex:
+        return False
+    except IndexUnavailable:
+        return True
+    return True
 
 
 class _OpeningStorage(FileStorage):
@@ -132,7 +143,7 @@ def open_index(index_dir: str | os.PathLike) -> FileIndex:
     """Open an existing index for reading; ``IndexUnavailable`` says why it cannot be."""
     path = Path(index_dir)
     if not path.is_dir():
-        raise IndexUnavailable(f"no index at {path}: run 'vnsearch index PATH' first")
+        raise NoIndex(f"no index at {path}: run 'vnsearch index PATH' first")
     version = path / "VERSION"
     found = version.read_text().strip() if version.is_file() else "?"
     another = IndexUnavailable(
@@ -145,7 +156,7 @@ def open_index(index_dir: str | os.PathLike) -> FileIndex:
         storage.opened()
     except whoosh_index.EmptyIndexError:
         storage.failed()
-        raise IndexUnavailable(f"no index in {path}: run 'vnsearch index PATH' first") from None
+        raise NoIndex(f"no index in {path}: run 'vnsearch index PATH' first") from None
     except Exception as exc:  # Whoosh raises many kinds for a damaged directory
         storage.failed()
         if found not in ("?", str(SCHEMA_VERSION)):  # e.g. a codec this version lacks
@@ -160,8 +171,10 @@ def create_or_open(index_dir: str | os.PathLike) -> FileIndex:
     """Open the index for writing, creating an empty one if there is none."""
     path = Path(index_dir)
     path.mkdir(parents=True, exist_ok=True)
-    if whoosh_index.exists_in(str(path), INDEX_NAME):
+    try:
         return open_index(path)
+    except NoIndex:
+        pass
     ix = whoosh_index.create_in(str(path), build_schema(), indexname=INDEX_NAME)
     (path / "VERSION").write_text(f"{SCHEMA_VERSION}\n")
     return ix
