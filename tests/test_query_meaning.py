@@ -157,3 +157,33 @@ def test_question_words_are_matched_in_their_accented_form_only(tmp_path, query,
         assert kept in planner.content_syllables(query)
         assert "mấy" not in planner.content_syllables("mấy giờ máy bay cất cánh")
         assert service.search(query).results[0].article_id == "answer"
+
+
+def test_a_page_below_the_fifty_brings_up_the_other_paragraphs_of_the_story(tmp_path):
+    """Pseudo-relevance feedback below the re-ranked passages: a paragraph of the story
+    the best passages tell, which names the query's word once in a long text, passes
+    short passages that name it too but are about something else."""
+    story = "Petrolimex quỹ bình ổn Bộ Công Thương điều hành kỳ điều chỉnh"
+    best = [Paragraph(f"Giá xăng giảm lần {i}: {story}.") for i in range(10)]
+    far = Paragraph(
+        f"Theo {story}, {story}, mức giá mới áp dụng từ ba giờ chiều, "
+        "sau khi liên bộ họp bàn cùng các đầu mối nhập khẩu và doanh nghiệp bán lẻ."
+    )
+    articles = [Article("story", "Tin kinh tế", (*best, far))]
+    articles += [
+        Article(f"other{i}", "Tin tức", (Paragraph(f"Giá vàng phiên {i} đi ngang, số {i}."),))
+        for i in range(150)
+    ]
+    index_articles(tmp_path / "ix", articles, workers=1)
+    with SearchService(tmp_path / "ix") as service:
+        by_bm25 = [(p.article_id, p.paragraph) for p in service.first_stage("giá xăng", 300).found]
+        deep = service.search("giá xăng", per_page=100).results
+        sixth = service.search("giá xăng", page=6, per_page=10).results
+        grouped = service.search("giá xăng", per_page=3, group="article").results
+    assert 100 <= by_bm25.index(("story", 10)) < 200  # plain BM25 leaves it off the page
+    ranked = [(hit.article_id, hit.paragraph) for hit in deep]
+    assert ("story", 10) in ranked[10:60], ranked
+    assert [hit.id for hit in sixth] == [hit.id for hit in deep[50:60]]
+    assert [hit.article_id for hit in grouped] == list(dict.fromkeys(h.article_id for h in deep))[
+        :3
+    ]

@@ -18,7 +18,13 @@ from indexer.analysis.segment import SYLLABLE_RE
 from indexer.analysis.text import fold
 from indexer.corpus.articles import Article, Paragraph
 from indexer.ranking import rerank
-from indexer.ranking.features import FEATURES, WINDOW_SYLLABLES, Candidate, QueryTerms
+from indexer.ranking.features import (
+    FEATURES,
+    WINDOW_SYLLABLES,
+    Candidate,
+    QueryTerms,
+    likeness,
+)
 from indexer.ranking.features import feature_matrix as features
 from indexer.search import SearchService
 from indexer.storage.store import index_articles
@@ -135,6 +141,56 @@ def test_feedback_is_the_cosine_with_the_mean_of_the_other_best_passages(passage
                 if j is not None
             ) / len(others)
             assert got[i] == pytest.approx(want, abs=1e-12)
+
+
+def _unit(syls):
+    vector = {s: WEIGHTS.get(s, 0.5) for s in syls}
+    norm = sum(w * w for w in vector.values()) ** 0.5 or 1.0
+    return {s: w / norm for s, w in vector.items()}
+
+
+def _candidates(passages, scores=None):
+    scores = scores or [1.0] * len(passages)
+    return [
+        Candidate(i, score, {"folded": " ".join(p)})
+        for i, (p, score) in enumerate(zip(passages, scores, strict=True))
+    ]
+
+
+def _idfs(syllables):
+    return np.array([WEIGHTS.get(s, 0.5) for s in syllables])
+
+
+syllable_lists = st.lists(
+    st.lists(st.sampled_from([*WEIGHTS, "lu", "vo", "de", "ca"]), max_size=12), max_size=12
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(syllable_lists, syllable_lists)
+def test_likeness_is_the_cosine_with_the_mean_of_the_best_passages(best, others):
+    got = likeness(_candidates(best), _candidates(others), _idfs)
+    assert len(got) == len(others)
+    for i, syls in enumerate(others):
+        mine = _unit(syls)
+        want = sum(sum(w * _unit(b).get(s, 0.0) for s, w in mine.items()) for b in best) / max(
+            len(best), 1
+        )
+        assert got[i] == pytest.approx(want, abs=1e-12)
+
+
+def test_feedback_orders_by_bm25_and_likeness_to_the_best():
+    """Below the re-ranked passages, one of the story's passages passes one with a little
+    more BM25 that is about something else; with equal likeness BM25 decides."""
+    story = ["song", "hong", "lu", "vo", "de"]
+    best = _candidates([story] * 10)
+    pool = _candidates(
+        [["song", "ca", "nhac", "tre"], ["song", "lu", "vo", "de"], ["song", "lu", "vo", "de"]],
+        [3.0, 2.8, 2.9],
+    )
+    ordered = rerank.by_feedback(best, pool, 4.0, _idfs)
+    assert [c.score for _, c in ordered] == [2.9, 2.8, 3.0]
+    assert [score for score, _ in ordered] == sorted((s for s, _ in ordered), reverse=True)
 
 
 def test_passage_with_the_query_in_one_sentence_ranks_first(tmp_path):

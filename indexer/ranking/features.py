@@ -259,10 +259,23 @@ def _bm25(counts: np.ndarray, weights: np.ndarray, relative: np.ndarray, b: floa
     return (weights * counts * (_K1 + 1) / (counts + norm)) @ np.ones(len(weights))
 
 
+def likeness(
+    best: Sequence[Candidate],
+    others: Sequence[Candidate],
+    idfs: Callable[[Sequence[str]], np.ndarray],
+) -> np.ndarray:
+    """The similarity of each of ``others`` to the mean of the ``best`` passages, measured
+    as the ``feedback`` feature measures it."""
+    tokens = _Tokens([c.syllables for c in [*best, *others]], [])
+    return _feedback(tokens, idfs, len(best))[0][len(best) :]
+
+
 def _feedback(
-    tokens: _Tokens, idfs: Callable[[Sequence[str]], np.ndarray]
+    tokens: _Tokens,
+    idfs: Callable[[Sequence[str]], np.ndarray],
+    best: int = FEEDBACK_DOCUMENTS,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each passage's similarity to the mean of the best ``FEEDBACK_DOCUMENTS`` others:
+    """Each passage's similarity to the mean of the first ``best`` others:
     cosine over the passages' distinct syllables weighted by IDF, over all syllables and
     over those not in the query. Computed over the (passage, syllable) pairs present, a
     few thousand, not over a matrix of every passage by every syllable."""
@@ -281,7 +294,7 @@ def _feedback(
     new = np.ones(size, dtype=bool)
     new[tokens.query_columns[tokens.query_columns < size]] = False
     new = new[col]
-    m = min(FEEDBACK_DOCUMENTS, n)
+    m = min(best, n)
     own = row < m
     centroid = np.bincount(col[own], value[own], minlength=size)[col]
     others = np.where(np.arange(n) < m, m - 1, m).astype(float)

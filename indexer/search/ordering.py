@@ -1,12 +1,13 @@
 """Pages other than the ranking as it comes: one result per article, newest first, and the
 facet counts beside them, over every passage the query matches.
 
-The relevance order of the matches is the ranking's own: the re-ranked candidates in the
-model's order, then the others tier by tier in BM25's order, ties by article id and
-paragraph. Each shard orders its own matches so, without the re-ranking
-(``shard.Arranged``); the coordinator puts the re-ranked ones in their places and merges
-(``arrange``). Only as many matches as a page needs are put in order (``smallest``), so
-a query matching half the index costs a few passes over arrays, not a sort.
+The relevance order of the matches is the ranking's own: the candidates it placed (the
+re-ranked ones in the model's order, then those ordered by feedback), then the others
+tier by tier in BM25's order, ties by article id and paragraph. Each shard orders its own
+matches so, without the placing (``shard.Arranged``); the coordinator puts the placed
+ones in their places and merges (``arrange``). Only as many matches as a page needs are
+put in order (``smallest``), so a query matching half the index costs a few passes over
+arrays, not a sort.
 """
 
 from __future__ import annotations
@@ -77,9 +78,9 @@ def arrange(
 ) -> Arranged:
     """The results ``first`` to ``depth`` of a grouped or date-sorted page.
 
-    ``reranked``: (score, passage) of the re-ranked candidates in the model's order;
+    ``reranked``: (score, passage) of the candidates the ranking placed, in its order;
     ``parts``: each shard's ``Arranged`` part, its passages tagged with their shard.
-    A passage's place: newest first (date sorts), then its re-ranked position, or, below
+    A passage's place: newest first (date sorts), then its placed position, or, below
     all of those, its tier, BM25 score and article id and paragraph.
     """
     band = len(reranked)

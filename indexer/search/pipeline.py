@@ -7,8 +7,9 @@
    ranked (``limit``) in all shards together, the same words without quotes follow
    them, in a second tier, and the page says so: a passage without the phrase is never
    cut off, only placed after those with it.
-3. The best ``rerank.DEPTH`` candidates are ordered by the ranking model; the others keep
-   BM25's order below them.
+3. The best ``rerank.DEPTH`` candidates are ordered by the ranking model; when a page
+   reaches below them, the next ``rerank.FEEDBACK_POOL`` by BM25 and their likeness to
+   the best of those; the others keep BM25's order below them.
 """
 
 from __future__ import annotations
@@ -41,13 +42,15 @@ class FirstStage:
 class Ranked:
     """The ranking of a query: how many passages match, and the best of them in order as
     (score, passage); the first ``reranked`` were ordered by the ranking model, the
-    others by BM25 (shown as a share of ``best``)."""
+    next ones up to ``placed`` by feedback, the others by BM25 (shown as a share of
+    ``best``)."""
 
     total: int
     entries: list[tuple[float, Passage]]
     relaxed: bool = False
     reranked: int = 0
     best: float = 0.0
+    placed: int = 0
 
 
 def merge(
@@ -88,11 +91,13 @@ def rank(
     idfs: Callable[[Sequence[str]], np.ndarray],
     average_length: float,
 ) -> Ranked:
-    """Re-score the first ``rerank.DEPTH`` candidates; the rest keep BM25's order.
+    """Re-score the first ``rerank.DEPTH`` candidates, order the next ones by feedback
+    when the stage holds them with their fields; the rest keep BM25's order.
 
     Scores fall in bands, so that they decrease down the whole list: passages with
     the exact phrases when the query was relaxed in (2, 3), the others re-ranked in
-    (1, 2), and those below the re-ranked ones at their share of the best BM25 score.
+    (1, 2), those ordered by feedback between the lowest share of the best BM25 score
+    among them and 1, and those below at their share of the best BM25 score.
     """
     terms, chosen = candidates(stage, idf)
     ranked = rerank.rerank(model, terms, chosen, idfs, average_length)
@@ -103,9 +108,32 @@ def rank(
         for score, c in ranked
     ]
     best = stage.found[0].score if stage.found else 0.0
-    tail = stage.found[len(chosen) :]
+    pool = _pool(stage, len(chosen))
+    pooled = rerank.by_feedback([c for _, c in ranked], pool, best, idfs)
+    if stage.relaxed:
+        pooled.sort(key=lambda item: not item[1].in_phrase)
+    if pooled:
+        floor = min(c.score for c in pool) / best if best else 0.0
+        top = 1 + rerank.FEEDBACK_WEIGHT
+        entries += [
+            (floor + (1 - floor) * min(score / top, 1.0), stage.found[c.docnum])
+            for score, c in pooled
+        ]
+    tail = stage.found[len(chosen) + len(pool) :]
     entries += [(p.score / best if best else 0.0, p) for p in tail]
-    return Ranked(stage.total, entries, stage.relaxed, len(chosen), best)
+    return Ranked(stage.total, entries, stage.relaxed, len(chosen), best, len(entries) - len(tail))
+
+
+def _pool(stage: FirstStage, start: int) -> list[Candidate]:
+    """The candidates feedback orders: those after the re-ranked ones up to
+    ``rerank.PLACED``, when the stage holds them all with their fields."""
+    passages = stage.found[start : rerank.PLACED]
+    if any(p.fields is None for p in passages):
+        return []
+    return [
+        Candidate(i, p.score, p.fields, stage.phrases and p.tier == 0)
+        for i, p in enumerate(passages, start)
+    ]
 
 
 def _sigmoid(x: float) -> float:

@@ -298,7 +298,11 @@ class SearchService:
             more = articles = counts = None
             entries: list[tuple[float, Passage]] = []
             if not plan.is_empty:
+                # Ranked in full: the passages a page shows, and those feedback orders when
+                # a page reaches below the re-ranked ones or is arranged from the ranking.
                 limit = max(rerank.DEPTH, request.depth)
+                if limit > rerank.DEPTH or not request.plain:
+                    limit = max(rerank.PLACED, limit)
                 arrangement = None
                 if not request.plain or request.facets:
                     arrangement = Arrangement(
@@ -306,7 +310,13 @@ class SearchService:
                     )
                 filter_query = request.filters.query() if request.filters else None
                 stage, parts, answered = self._first_stage(
-                    view, plan, limit, filter_query, arrangement, deadline
+                    view,
+                    plan,
+                    limit,
+                    filter_query,
+                    arrangement,
+                    deadline,
+                    relax_below=max(rerank.DEPTH, request.depth),
                 )
                 ranked = pipeline.rank(
                     stage, self.model, view.planner.idf, view.planner.idfs, view.average_length()
@@ -376,8 +386,11 @@ class SearchService:
         filter_query: wq.Query | None,
         arrangement: Arrangement | None,
         deadline: float,
+        relax_below: int | None = None,
     ) -> tuple[pipeline.FirstStage, list | None, ShardCount]:
-        """Every shard's best passages and, for an arranged page, its part of it."""
+        """Every shard's best ``limit`` passages (with their fields: those that ranking
+        reads) and, for an arranged page, its part of it; the words of quoted phrases
+        follow them when the phrases match fewer than ``relax_below`` (``limit``)."""
         shards = self.shards
 
         def ask(relaxed: wq.Query | None) -> list:
@@ -391,6 +404,7 @@ class SearchService:
                 arrangement,
                 self.time_limit,
                 articles=not isinstance(shards, LocalShards),
+                with_fields=min(limit, rerank.PLACED),
             )
             return shards.each("search", [(search,)] * shards.count, self._left(deadline))
 
@@ -398,7 +412,7 @@ class SearchService:
         loose_run = False
         if plan.relaxed is not None:
             exact = sum(a.exact_total for a in answers if not isinstance(a, ShardFailure))
-            if exact < limit:  # too few to rank: the words without quotes follow
+            if exact < (relax_below or limit):  # too few: the words without quotes follow
                 answers, loose_run = ask(plan.relaxed), True
         results = [a for a in answers if not isinstance(a, ShardFailure)]
         if not results:
@@ -418,7 +432,7 @@ class SearchService:
         more = articles = None
         if not request.plain:
             arranged = arrange(
-                ranked.entries[: ranked.reranked],
+                ranked.entries[: ranked.placed],
                 ranked.best,
                 parts,
                 request.group,

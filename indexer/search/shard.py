@@ -20,7 +20,7 @@ from whoosh import query as wq
 
 from indexer.ranking import scorer
 from indexer.ranking.postings import segment_key
-from indexer.ranking.rerank import DEPTH
+from indexer.ranking.rerank import DEPTH, PLACED
 from indexer.ranking.scorer import Statistics
 from indexer.search.articles import article_view, filter_counts
 from indexer.search.errors import SearchTimeout
@@ -31,8 +31,8 @@ from indexer.search.results import ArticleView
 from indexer.storage import vocabulary_files
 from indexer.storage.vocabulary_files import FIELDS
 
-# Passages of a tier whose stored fields come back with them: the candidates that
-# re-ranking may read; the others are fetched when shown.
+# Passages of a tier whose stored fields come back with them, unless the search asks for
+# more: the candidates that re-ranking reads; the others are fetched when shown.
 WITH_FIELDS = DEPTH
 SCORED_FIELDS = ("text", "title", "word")  # what BM25F weighs, with their total lengths
 
@@ -89,6 +89,7 @@ class ShardSearch:
     # The candidates' articles' metadata too: a shard in another process saves the
     # coordinator a call to fetch them for the page.
     articles: bool = False
+    with_fields: int = WITH_FIELDS  # of the best passages of each tier
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ class Shard:
             for tier, top in enumerate(tops):
                 for rank, (score, docnum) in enumerate(top):
                     fields = article = None
-                    if rank < WITH_FIELDS:
+                    if rank < request.with_fields:
                         fields = stored(searcher, docnum)
                         if request.articles:
                             article = article_fields(searcher, docnum, fields)
@@ -293,8 +294,9 @@ def _arranged(
 ) -> Arranged:
     """The shard's part of an arranged page (see ``Arranged``): its matches ordered by
     tier, BM25 and order key (newest first before them for a date sort); re-ranking, done
-    by the coordinator over every shard's candidates, can move at most ``rerank.DEPTH``
-    of them ahead, so the page's ``depth`` and as many more are listed."""
+    and feedback, done by the coordinator over every shard's candidates, can move at most
+    ``rerank.PLACED`` of them ahead, so the page's ``depth`` and as many more are
+    listed."""
     ids = np.concatenate([t[0] for t in tiers]) if len(tiers) > 1 else tiers[0][0]
     if not arrangement.ordered:  # the ranking's own page, with facets: only count
         return Arranged((), {}, 0, _facet_counts(table, table.combination[ids]))
@@ -305,7 +307,7 @@ def _arranged(
         keys = [-table.date[ids], *keys]  # undated (-1) becomes 1: last
     articles_of = table.article[ids]
     per_article = np.bincount(articles_of, minlength=table.articles)
-    wanted = arrangement.depth + DEPTH
+    wanted = arrangement.depth + PLACED
     if arrangement.group == "article":
         order = first_per_article(keys, articles_of, wanted)
     else:
