@@ -231,8 +231,10 @@ def _errors(*statuses: int) -> dict:
 
 def document() -> dict[str, Any]:
     """The OpenAPI document."""
-    # A blank value is no filter, as the page's form sends an empty date field.
-    date = {"anyOf": [{"type": "string", "format": "date"}, {"const": ""}]}
+    # A blank value is no filter, as the page's form sends an empty date field; a blank
+    # number is its default, as a form's empty field would be.
+    blank = {"const": ""}
+    date = {"anyOf": [{"type": "string", "format": "date"}, blank]}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -251,10 +253,17 @@ def document() -> dict[str, Any]:
                             'the query: words, "phrases", -exclusions, title:word',
                             True,
                         ),
-                        _param("page", {"type": "integer", "minimum": 1, "default": 1}, "page"),
+                        _param(
+                            "page",
+                            {"anyOf": [{"type": "integer", "minimum": 1}, blank], "default": 1},
+                            "page",
+                        ),
                         _param(
                             "per_page",
-                            {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                            {
+                                "anyOf": [{"type": "integer", "minimum": 1, "maximum": 100}, blank],
+                                "default": 10,
+                            },
                             "results per page",
                         ),
                         _param("category", {"type": "string"}, "only this category"),
