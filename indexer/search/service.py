@@ -299,10 +299,13 @@ class SearchService:
             entries: list[tuple[float, Passage]] = []
             if not plan.is_empty:
                 # Ranked in full: the passages a page shows, and those feedback orders when
-                # a page reaches below the re-ranked ones or is arranged from the ranking.
+                # a page may reach below the re-ranked ones (``_feedback_needed``).
                 limit = max(rerank.DEPTH, request.depth)
                 if limit > rerank.DEPTH or not request.plain:
                     limit = max(rerank.PLACED, limit)
+                # Their fields come with them when they will be ordered; a page grouped by
+                # article seldom needs them and fetches them then.
+                with_fields = rerank.DEPTH if request.group == "article" else limit
                 arrangement = None
                 if not request.plain or request.facets:
                     arrangement = Arrangement(
@@ -317,7 +320,10 @@ class SearchService:
                     arrangement,
                     deadline,
                     relax_below=max(rerank.DEPTH, request.depth),
+                    with_fields=with_fields,
                 )
+                if _feedback_needed(request, stage):
+                    stage = self._with_fields(stage, rerank.PLACED, deadline)
                 ranked = pipeline.rank(
                     stage, self.model, view.planner.idf, view.planner.idfs, view.average_length()
                 )
@@ -387,9 +393,10 @@ class SearchService:
         arrangement: Arrangement | None,
         deadline: float,
         relax_below: int | None = None,
+        with_fields: int = rerank.DEPTH,
     ) -> tuple[pipeline.FirstStage, list | None, ShardCount]:
-        """Every shard's best ``limit`` passages (with their fields: those that ranking
-        reads) and, for an arranged page, its part of it; the words of quoted phrases
+        """Every shard's best ``limit`` passages, the first ``with_fields`` with their
+        fields, and, for an arranged page, its part of it; the words of quoted phrases
         follow them when the phrases match fewer than ``relax_below`` (``limit``)."""
         shards = self.shards
 
@@ -404,7 +411,7 @@ class SearchService:
                 arrangement,
                 self.time_limit,
                 articles=not isinstance(shards, LocalShards),
-                with_fields=min(limit, rerank.PLACED),
+                with_fields=min(max(with_fields, rerank.DEPTH), rerank.PLACED),
             )
             return shards.each("search", [(search,)] * shards.count, self._left(deadline))
 
@@ -454,24 +461,13 @@ class SearchService:
         """The page's passages with their stored fields and their articles' metadata,
         highlighted, those the shards did not send fetched from them; and how many
         shards failed to answer that (their passages are left out)."""
-        wanted: dict[int, list[int]] = {}
-        for i, (_, p) in enumerate(entries):
-            if p.fields is None or (p.paragraph != 0 and p.article is None):
-                wanted.setdefault(p.shard, []).append(i)
-        fetched: dict[int, tuple[dict, dict] | None] = {}
-        lost = 0
-        for shard, positions in wanted.items():
-            keys = [
-                (entries[i][1].article_id, entries[i][1].paragraph, entries[i][1].docnum)
-                for i in positions
-            ]
-            try:
-                answer = self.shards.one(shard, "fetch", (keys,), self._left(deadline))
-            except IndexUnavailable:
-                if self.shards.count == 1:
-                    raise
-                answer, lost = [None] * len(keys), lost + 1
-            fetched.update(zip(positions, answer, strict=True))
+        wanted = [
+            i
+            for i, (_, p) in enumerate(entries)
+            if p.fields is None or (p.paragraph != 0 and p.article is None)
+        ]
+        answers, lost = self._fetched([entries[i][1] for i in wanted], deadline)
+        fetched = dict(zip(wanted, answers, strict=True))
         exact, folded = marked_terms(parsed)
         hits = []
         for i, (score, p) in enumerate(entries):
@@ -484,6 +480,47 @@ class SearchService:
             hit = _hit(fields, article, score, exact, folded)
             hits.append(hit if more is None else replace(hit, more=more[i]))
         return hits, lost
+
+    def _fetched(
+        self, passages: list[Passage], deadline: float
+    ) -> tuple[list[tuple[dict, dict] | None], int]:
+        """(stored fields, its article's metadata) of each passage, from its shard: None
+        for one gone since (its article was replaced meanwhile) or in a shard that did not
+        answer; and how many shards did not."""
+        by_shard: dict[int, list[int]] = {}
+        for i, p in enumerate(passages):
+            by_shard.setdefault(p.shard, []).append(i)
+        out: list[tuple[dict, dict] | None] = [None] * len(passages)
+        lost = 0
+        for shard, positions in by_shard.items():
+            keys = [
+                (passages[i].article_id, passages[i].paragraph, passages[i].docnum)
+                for i in positions
+            ]
+            try:
+                answer = self.shards.one(shard, "fetch", (keys,), self._left(deadline))
+            except IndexUnavailable:
+                if self.shards.count == 1:
+                    raise
+                answer, lost = [None] * len(keys), lost + 1
+            for i, fetched in zip(positions, answer, strict=True):
+                out[i] = fetched
+        return out, lost
+
+    def _with_fields(
+        self, stage: pipeline.FirstStage, end: int, deadline: float
+    ) -> pipeline.FirstStage:
+        """The stage with the fields of its first ``end`` passages, those the shards did not
+        send fetched from them (a passage gone since stays without)."""
+        missing = [i for i, p in enumerate(stage.found[:end]) if p.fields is None]
+        if not missing:
+            return stage
+        answers, _ = self._fetched([stage.found[i] for i in missing], deadline)
+        found = list(stage.found)
+        for i, answer in zip(missing, answers, strict=True):
+            if answer is not None:
+                found[i] = replace(found[i], fields=answer[0], article=answer[1])
+        return replace(stage, found=found)
 
     # Besides ranking
 
@@ -527,6 +564,20 @@ class SearchService:
             shards = self.shards
             answers = shards.each("filter_values", [(name,)] * shards.count, self.time_limit)
             return most_frequent([a for a in answers if not isinstance(a, ShardFailure)], limit)
+
+
+def _feedback_needed(request: SearchRequest, stage: pipeline.FirstStage) -> bool:
+    """Whether the page may show passages that feedback orders: a plain page reaching below
+    the re-ranked ones, a date-sorted page (ties go by relevance, far down the ranking),
+    and a page grouped by article whose articles are not all among the re-ranked
+    passages (else their order and best passages are those of the re-ranked alone)."""
+    if len(stage.found) <= rerank.DEPTH:
+        return False
+    if request.plain:
+        return request.depth > rerank.DEPTH
+    if request.sort == "date":
+        return True
+    return len({p.article_id for p in stage.found[: rerank.DEPTH]}) < request.depth
 
 
 def _no_shard(answers: list) -> str:
