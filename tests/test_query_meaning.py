@@ -182,9 +182,11 @@ def test_a_page_below_the_fifty_brings_up_the_other_paragraphs_of_the_story(tmp_
         # Fewer than fifty articles among the re-ranked passages: the page grouped by
         # article orders the others as the ranking does, feedback included.
         grouped = service.search("giá xăng", per_page=50, group="article").results
+        undated = service.search("giá xăng", per_page=100, sort="date").results
     assert 100 <= by_bm25.index(("story", 10)) < 200  # plain BM25 leaves it off the page
     ranked = [(hit.article_id, hit.paragraph) for hit in deep]
     assert ("story", 10) in ranked[10:60], ranked
     assert [hit.id for hit in sixth] == [hit.id for hit in deep[50:60]]
     firsts = list(dict.fromkeys(hit.article_id for hit in deep))
     assert [hit.article_id for hit in grouped] == firsts[:50]
+    assert [hit.id for hit in undated] == [hit.id for hit in deep]  # no dates: ties throughout

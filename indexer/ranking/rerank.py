@@ -4,7 +4,8 @@ The model is a LightGBM LambdaRank ensemble over ``ranking.features`` trained on
 of three dev sets of different kinds — questions with high word overlap, questions with
 low overlap, news headlines — as typed with and without accents
 (``benchmarks/train_ranker.py``, which also prints how it does on the other half). It is
-shipped as LightGBM's own text format in ``indexer/data/ranker.txt``.
+shipped as LightGBM's own text format in ``indexer/data/ranker.txt``. The candidates
+below those it scores are ordered by BM25 and pseudo-relevance feedback (``by_feedback``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ DEPTH = 50
 # The candidates after them are ordered by BM25 and their likeness to the best re-scored
 # ones (pseudo-relevance feedback: the other paragraphs of the story a query is after
 # share its names and words); deeper results keep their BM25 order below them. Chosen
-# on half A of the dev sets by recall@100, which it raised on all three.
+# on half A of the dev sets by recall@100 (raised on two, the same on the third).
 FEEDBACK_POOL = 150
 FEEDBACK_WEIGHT = 1.0
 PLACED = DEPTH + FEEDBACK_POOL  # the first stage's candidates this module orders

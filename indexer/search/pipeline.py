@@ -8,15 +8,15 @@
    them, in a second tier, and the page says so: a passage without the phrase is never
    cut off, only placed after those with it.
 3. The best ``rerank.DEPTH`` candidates are ordered by the ranking model; when a page
-   reaches below them, the next ``rerank.FEEDBACK_POOL`` by BM25 and their likeness to
-   the best of those; the others keep BM25's order below them.
+   shows passages below them, the next ``rerank.FEEDBACK_POOL`` by BM25 and their
+   likeness to the best of those (``with_feedback``); the others keep BM25's order.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -91,13 +91,12 @@ def rank(
     idfs: Callable[[Sequence[str]], np.ndarray],
     average_length: float,
 ) -> Ranked:
-    """Re-score the first ``rerank.DEPTH`` candidates, order the next ones by feedback
-    when the stage holds them with their fields; the rest keep BM25's order.
+    """Re-score the first ``rerank.DEPTH`` candidates; the rest keep BM25's order (until
+    ``with_feedback``).
 
     Scores fall in bands, so that they decrease down the whole list: passages with
     the exact phrases when the query was relaxed in (2, 3), the others re-ranked in
-    (1, 2), those ordered by feedback between the lowest share of the best BM25 score
-    among them and 1, and those below at their share of the best BM25 score.
+    (1, 2), and those below the re-ranked ones at their share of the best BM25 score.
     """
     terms, chosen = candidates(stage, idf)
     ranked = rerank.rerank(model, terms, chosen, idfs, average_length)
@@ -108,32 +107,40 @@ def rank(
         for score, c in ranked
     ]
     best = stage.found[0].score if stage.found else 0.0
-    pool = _pool(stage, len(chosen))
-    pooled = rerank.by_feedback([c for _, c in ranked], pool, best, idfs)
-    if stage.relaxed:
-        pooled.sort(key=lambda item: not item[1].in_phrase)
-    if pooled:
-        floor = min(c.score for c in pool) / best if best else 0.0
-        top = 1 + rerank.FEEDBACK_WEIGHT
-        entries += [
-            (floor + (1 - floor) * min(score / top, 1.0), stage.found[c.docnum])
-            for score, c in pooled
-        ]
-    tail = stage.found[len(chosen) + len(pool) :]
+    tail = stage.found[len(chosen) :]
     entries += [(p.score / best if best else 0.0, p) for p in tail]
-    return Ranked(stage.total, entries, stage.relaxed, len(chosen), best, len(entries) - len(tail))
+    return Ranked(stage.total, entries, stage.relaxed, len(chosen), best, len(chosen))
 
 
-def _pool(stage: FirstStage, start: int) -> list[Candidate]:
-    """The candidates feedback orders: those after the re-ranked ones up to
-    ``rerank.PLACED``, when the stage holds them all with their fields."""
+def with_feedback(
+    ranked: Ranked, stage: FirstStage, idfs: Callable[[Sequence[str]], np.ndarray]
+) -> Ranked:
+    """``ranked`` with the candidates after the re-ranked ones, up to ``rerank.PLACED``,
+    ordered by BM25 and their likeness to the best re-ranked ones (``rerank.by_feedback``),
+    when ``stage`` holds them all with their fields; the others keep BM25's order.
+
+    Their scores fall between the lowest share of the best BM25 score among them and 1:
+    below the re-ranked ones, above those after them.
+    """
+    start = ranked.reranked
     passages = stage.found[start : rerank.PLACED]
-    if any(p.fields is None for p in passages):
-        return []
-    return [
+    if ranked.placed > start or not passages or any(p.fields is None for p in passages):
+        return ranked
+    pool = [
         Candidate(i, p.score, p.fields, stage.phrases and p.tier == 0)
         for i, p in enumerate(passages, start)
     ]
+    best = [Candidate(0, p.score, p.fields or {}) for _, p in ranked.entries[:start]]
+    pooled = rerank.by_feedback(best, pool, ranked.best, idfs)
+    if stage.relaxed:  # the exact phrases first, as above
+        pooled.sort(key=lambda item: not item[1].in_phrase)
+    floor = min(c.score for c in pool) / ranked.best if ranked.best else 0.0
+    top = 1 + rerank.FEEDBACK_WEIGHT
+    ordered = [
+        (floor + (1 - floor) * min(score / top, 1.0), stage.found[c.docnum]) for score, c in pooled
+    ]
+    entries = ranked.entries[:start] + ordered + ranked.entries[start + len(pool) :]
+    return replace(ranked, entries=entries, placed=start + len(pool))
 
 
 def _sigmoid(x: float) -> float:

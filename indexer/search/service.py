@@ -56,6 +56,21 @@ OPENING_S = 60.0
 LAYOUT_EVERY_S = 1.0  # how often the index directory's layout is read again
 
 
+@dataclass(frozen=True)
+class _RankedPage:
+    """A query's ranking and the entries of one page of it, as (score, passage), with
+    what an arranged page adds (``arranged``: grouped, date-sorted or with facets)."""
+
+    stage: pipeline.FirstStage
+    ranked: pipeline.Ranked
+    entries: list[tuple[float, Passage]]
+    more: list[int] | None
+    articles: int | None
+    counts: dict | None
+    answered: ShardCount
+    arranged: bool
+
+
 @dataclass
 class _View:
     """What the coordinator knows of every shard: its statistics and, all together,
@@ -298,45 +313,20 @@ class SearchService:
             more = articles = counts = None
             entries: list[tuple[float, Passage]] = []
             if not plan.is_empty:
-                # Ranked in full: the passages a page shows, and those feedback orders when
-                # a page may reach below the re-ranked ones (``_feedback_needed``).
-                limit = max(rerank.DEPTH, request.depth)
-                if limit > rerank.DEPTH or not request.plain:
-                    limit = max(rerank.PLACED, limit)
-                # Their fields come with them when they will be ordered; a page grouped by
-                # article seldom needs them and fetches them then.
-                with_fields = rerank.DEPTH if request.group == "article" else limit
-                arrangement = None
-                if not request.plain or request.facets:
-                    arrangement = Arrangement(
-                        request.group, request.sort, request.depth, request.facets
+                made = self._ranked_page(view, plan, request, deadline, feedback=False)
+                if not request.plain and _shows_unplaced(made):
+                    # In the order of its dates or articles, the page shows passages that
+                    # feedback orders: it is made again with them in their places.
+                    made = self._ranked_page(view, plan, request, deadline, feedback=True)
+                ranked, entries, answered = made.ranked, made.entries, made.answered
+                more, articles, counts = made.more, made.articles, made.counts
+                # Counting and ordering share the search's time limit; a shard that did not
+                # answer by then has been left out instead.
+                if made.arranged and time.monotonic() > deadline and not answered.failed:
+                    raise SearchTimeout(
+                        f"the search took longer than {self.time_limit:g} s; "
+                        "use fewer or rarer words"
                     )
-                filter_query = request.filters.query() if request.filters else None
-                stage, parts, answered = self._first_stage(
-                    view,
-                    plan,
-                    limit,
-                    filter_query,
-                    arrangement,
-                    deadline,
-                    relax_below=max(rerank.DEPTH, request.depth),
-                    with_fields=with_fields,
-                )
-                if _feedback_needed(request, stage):
-                    stage = self._with_fields(stage, rerank.PLACED, deadline)
-                ranked = pipeline.rank(
-                    stage, self.model, view.planner.idf, view.planner.idfs, view.average_length()
-                )
-                entries = ranked.entries[request.first : request.depth]
-                if parts is not None:
-                    entries, more, articles, counts = self._arranged(request, ranked, parts)
-                    # Counting and ordering share the search's time limit; a shard that
-                    # did not answer by then has been left out instead.
-                    if time.monotonic() > deadline and not answered.failed:
-                        raise SearchTimeout(
-                            f"the search took longer than {self.time_limit:g} s; "
-                            "use fewer or rarer words"
-                        )
             elif not request.plain or request.facets:
                 articles = 0 if not request.plain else None
                 counts = {name: {} for name in FACETS} if request.facets else None
@@ -383,6 +373,47 @@ class SearchService:
         with self._lock:
             view = self._current()
             return view.planner.idf, view.planner.idfs, view.average_length()
+
+    def _ranked_page(
+        self, view: _View, plan: Plan, request: SearchRequest, deadline: float, feedback: bool
+    ) -> _RankedPage:
+        """The ranking of ``plan`` and the entries of the page ``request`` asks for; the
+        candidates below the re-ranked ones ordered by feedback on a plain page that shows
+        them, or with ``feedback``."""
+        feedback = feedback or (request.plain and request.depth > rerank.DEPTH)
+        # Ranked in full: the passages the page shows, and (for an arranged page, to know
+        # whether it shows them) those that feedback orders.
+        limit = max(rerank.DEPTH, request.depth)
+        if feedback or not request.plain:
+            limit = max(rerank.PLACED, limit)
+        placed = rerank.PLACED if feedback else rerank.DEPTH
+        arrangement = None
+        if not request.plain or request.facets:
+            arrangement = Arrangement(
+                request.group, request.sort, request.depth, request.facets, placed
+            )
+        filter_query = request.filters.query() if request.filters else None
+        stage, parts, answered = self._first_stage(
+            view,
+            plan,
+            limit,
+            filter_query,
+            arrangement,
+            deadline,
+            relax_below=max(rerank.DEPTH, request.depth),
+            with_fields=placed,
+        )
+        idfs = view.planner.idfs
+        ranked = pipeline.rank(stage, self.model, view.planner.idf, idfs, view.average_length())
+        if feedback:
+            ranked = pipeline.with_feedback(ranked, stage, idfs)
+        entries = ranked.entries[request.first : request.depth]
+        more = articles = counts = None
+        if parts is not None:
+            entries, more, articles, counts = self._arranged(request, ranked, parts)
+        return _RankedPage(
+            stage, ranked, entries, more, articles, counts, answered, parts is not None
+        )
 
     def _first_stage(
         self,
@@ -507,21 +538,6 @@ class SearchService:
                 out[i] = fetched
         return out, lost
 
-    def _with_fields(
-        self, stage: pipeline.FirstStage, end: int, deadline: float
-    ) -> pipeline.FirstStage:
-        """The stage with the fields of its first ``end`` passages, those the shards did not
-        send fetched from them (a passage gone since stays without)."""
-        missing = [i for i, p in enumerate(stage.found[:end]) if p.fields is None]
-        if not missing:
-            return stage
-        answers, _ = self._fetched([stage.found[i] for i in missing], deadline)
-        found = list(stage.found)
-        for i, answer in zip(missing, answers, strict=True):
-            if answer is not None:
-                found[i] = replace(found[i], fields=answer[0], article=answer[1])
-        return replace(stage, found=found)
-
     # Besides ranking
 
     def complete(self, text: str, limit: int = 10) -> list[str]:
@@ -566,18 +582,16 @@ class SearchService:
             return most_frequent([a for a in answers if not isinstance(a, ShardFailure)], limit)
 
 
-def _feedback_needed(request: SearchRequest, stage: pipeline.FirstStage) -> bool:
-    """Whether the page may show passages that feedback orders: a plain page reaching below
-    the re-ranked ones, a date-sorted page (ties go by relevance, far down the ranking),
-    and a page grouped by article whose articles are not all among the re-ranked
-    passages (else their order and best passages are those of the re-ranked alone)."""
-    if len(stage.found) <= rerank.DEPTH:
+def _shows_unplaced(page: _RankedPage) -> bool:
+    """Whether an arranged page shows a passage that feedback would place but has not.
+    Feedback only reorders those passages among themselves, a block that stands, in the
+    page's order, after the re-ranked passages of each date and before the others: a
+    page that shows none of them is the same with them ordered."""
+    ranked = page.ranked
+    if ranked.placed > ranked.reranked:
         return False
-    if request.plain:
-        return request.depth > rerank.DEPTH
-    if request.sort == "date":
-        return True
-    return len({p.article_id for p in stage.found[: rerank.DEPTH]}) < request.depth
+    block = {(p.shard, p.docnum) for p in page.stage.found[ranked.reranked : rerank.PLACED]}
+    return any((p.shard, p.docnum) in block for _, p in page.entries)
 
 
 def _no_shard(answers: list) -> str:

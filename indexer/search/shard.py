@@ -20,7 +20,7 @@ from whoosh import query as wq
 
 from indexer.ranking import scorer
 from indexer.ranking.postings import segment_key
-from indexer.ranking.rerank import DEPTH, PLACED
+from indexer.ranking.rerank import DEPTH
 from indexer.ranking.scorer import Statistics
 from indexer.search.articles import article_view, filter_counts
 from indexer.search.errors import SearchTimeout
@@ -68,6 +68,7 @@ class Arrangement:
     sort: str  # "relevance" or "date"
     depth: int  # results the page needs (passages, or articles when grouped)
     facets: bool
+    placed: int = DEPTH  # the candidates the coordinator places in its own order
 
     @property
     def ordered(self) -> bool:
@@ -293,9 +294,9 @@ def _arranged(
     shard: int,
 ) -> Arranged:
     """The shard's part of an arranged page (see ``Arranged``): its matches ordered by
-    tier, BM25 and order key (newest first before them for a date sort); re-ranking, done
-    and feedback, done by the coordinator over every shard's candidates, can move at most
-    ``rerank.PLACED`` of them ahead, so the page's ``depth`` and as many more are
+    tier, BM25 and order key (newest first before them for a date sort); re-ranking (and
+    feedback), done by the coordinator over every shard's candidates, can move at most
+    ``arrangement.placed`` of them ahead, so the page's ``depth`` and as many more are
     listed."""
     ids = np.concatenate([t[0] for t in tiers]) if len(tiers) > 1 else tiers[0][0]
     if not arrangement.ordered:  # the ranking's own page, with facets: only count
@@ -307,7 +308,7 @@ def _arranged(
         keys = [-table.date[ids], *keys]  # undated (-1) becomes 1: last
     articles_of = table.article[ids]
     per_article = np.bincount(articles_of, minlength=table.articles)
-    wanted = arrangement.depth + PLACED
+    wanted = arrangement.depth + arrangement.placed
     if arrangement.group == "article":
         order = first_per_article(keys, articles_of, wanted)
     else:
