@@ -190,3 +190,20 @@ def test_a_page_below_the_fifty_brings_up_the_other_paragraphs_of_the_story(tmp_
     firsts = list(dict.fromkeys(hit.article_id for hit in deep))
     assert [hit.article_id for hit in grouped] == firsts[:50]
     assert [hit.id for hit in undated] == [hit.id for hit in deep]  # no dates: ties throughout
+
+
+def test_scores_never_rise_down_a_deep_page_of_a_relaxed_phrase(tmp_path):
+    """A quoted phrase found in too few passages is followed by its words: passages that
+    hold them apart, short ones with more BM25 than the best with the phrase, ordered by
+    feedback below the re-ranked fifty. The scores shown still fall down the page."""
+    story = "Petrolimex quỹ bình ổn Bộ Công Thương điều hành kỳ điều chỉnh"
+    sport = "bóng đá đội tuyển huấn luyện viên trận đấu sân vận động khán giả " * 3
+    texts = {f"phrase{i}": f"Giá xăng giảm lần {i}: {story}." for i in range(45)}
+    texts |= {f"long{i}": f"giá xăng {i} {sport}" for i in range(15)}
+    texts |= {f"apart{i}": f"Xăng {story} có giá mới lần {i}." for i in range(200)}
+    with _index(tmp_path / "ix", texts) as service:
+        page = service.search('"giá xăng"', per_page=100)
+    assert page.relaxed and len(page.results) == 100
+    assert any(hit.article_id.startswith("apart") for hit in page.results[50:])
+    scores = [hit.score for hit in page.results]
+    assert scores == sorted(scores, reverse=True)

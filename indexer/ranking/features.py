@@ -5,8 +5,8 @@ has the query's syllables side by side ("lạng sơn", not "làng ... sơn"), mo
 within one sentence, early, in the query's order; its article title is about the query;
 it misses no rare word of the query; and it resembles the other good candidates (pseudo-
 relevance feedback: the passages of the right story share its vocabulary). All of this is
-measured on the folded syllables stored with each of the first fifty candidates, so that a
-query typed without accents is compared as one typed with them.
+measured on the folded syllables stored with each candidate, so that a query typed
+without accents is compared as one typed with them.
 
 The features and their order are those the ranking model (``ranking.rerank``) was trained
 on: changing them means training it again (``benchmarks/train_ranker.py``).

@@ -68,7 +68,7 @@ class Arranged:
 
 
 def arrange(
-    reranked: Sequence[tuple[float, object]],
+    placed: Sequence[tuple[float, object]],
     best_score: float,
     parts: Sequence,
     group: str,
@@ -78,14 +78,14 @@ def arrange(
 ) -> Arranged:
     """The results ``first`` to ``depth`` of a grouped or date-sorted page.
 
-    ``reranked``: (score, passage) of the candidates the ranking placed, in its order;
+    ``placed``: (score, passage) of the candidates the ranking placed, in its order;
     ``parts``: each shard's ``Arranged`` part, its passages tagged with their shard.
     A passage's place: newest first (date sorts), then its placed position, or, below
     all of those, its tier, BM25 score and article id and paragraph.
     """
-    band = len(reranked)
-    position = {(p.shard, p.docnum): i for i, (_, p) in enumerate(reranked)}
-    shown = {(p.shard, p.docnum): score for score, p in reranked}
+    band = len(placed)
+    position = {(p.shard, p.docnum): i for i, (_, p) in enumerate(placed)}
+    shown = {(p.shard, p.docnum): score for score, p in placed}
 
     def key(p) -> tuple:
         at = position.get((p.shard, p.docnum))
@@ -96,7 +96,7 @@ def arrange(
     for part in parts:
         counts.update(part.counts)
     candidates = {(p.shard, p.docnum): p for part in parts for p in part.listed}
-    candidates.update({(p.shard, p.docnum): p for _, p in reranked})
+    candidates.update({(p.shard, p.docnum): p for _, p in placed})
     ordered = sorted(candidates.values(), key=key)
     if group == "article":
         seen: set[str] = set()
@@ -110,7 +110,7 @@ def arrange(
     entries = []
     for p in page:
         score = shown.get((p.shard, p.docnum))
-        if score is None:  # as the ranking shows the passages below the re-ranked ones
+        if score is None:  # as the ranking shows the passages below the placed ones
             score = p.score / best_score if best_score else 0.0
         entries.append((score, p))
     more = [counts.get(p.article_id, 1) - 1 for p in page] if group == "article" else None

@@ -3,10 +3,10 @@
 1. Every shard finds its passages holding any of the query's syllables (in their text or
    their article's title), scored by BM25F with the statistics of the whole index
    (``search.shard``); their best merge into the best of all, in tiers.
-2. Quoted phrases are matched exactly first. When they match fewer passages than are
-   ranked (``limit``) in all shards together, the same words without quotes follow
-   them, in a second tier, and the page says so: a passage without the phrase is never
-   cut off, only placed after those with it.
+2. Quoted phrases are matched exactly first. When they match fewer passages than the
+   page ranks (the fifty re-ranked, or as deep as the page goes) in all shards together,
+   the same words without quotes follow them, in a second tier, and the page says so: a
+   passage without the phrase is never cut off, only placed after those with it.
 3. The best ``rerank.DEPTH`` candidates are ordered by the ranking model; when a page
    shows passages below them, the next ``rerank.FEEDBACK_POOL`` by BM25 and their
    likeness to the best of those (``with_feedback``); the others keep BM25's order.
@@ -119,8 +119,10 @@ def with_feedback(
     ordered by BM25 and their likeness to the best re-ranked ones (``rerank.by_feedback``),
     when ``stage`` holds them all with their fields; the others keep BM25's order.
 
-    Their scores fall between the lowest share of the best BM25 score among them and 1:
-    below the re-ranked ones, above those after them.
+    Their scores fall from 1 (below the re-ranked ones) to the lowest share of the best
+    BM25 score among them (at most 1), never rising: when a quoted phrase was relaxed,
+    the passages without it, which follow those with it, may have more BM25 than the best
+    with it.
     """
     start = ranked.reranked
     passages = stage.found[start : rerank.PLACED]
@@ -134,11 +136,11 @@ def with_feedback(
     pooled = rerank.by_feedback(best, pool, ranked.best, idfs)
     if stage.relaxed:  # the exact phrases first, as above
         pooled.sort(key=lambda item: not item[1].in_phrase)
-    floor = min(c.score for c in pool) / ranked.best if ranked.best else 0.0
+    floor = min(min(c.score for c in pool) / ranked.best, 1.0) if ranked.best else 0.0
     top = 1 + rerank.FEEDBACK_WEIGHT
-    ordered = [
-        (floor + (1 - floor) * min(score / top, 1.0), stage.found[c.docnum]) for score, c in pooled
-    ]
+    shown = floor + (1 - floor) * np.minimum([score / top for score, _ in pooled], 1.0)
+    shown = np.minimum.accumulate(shown)
+    ordered = [(float(v), stage.found[c.docnum]) for v, (_, c) in zip(shown, pooled, strict=True)]
     entries = ranked.entries[:start] + ordered + ranked.entries[start + len(pool) :]
     return replace(ranked, entries=entries, placed=start + len(pool))
 

@@ -43,7 +43,7 @@ class Passage:
     the query's quoted phrases as written, or the query has none; 1: only their words),
     its place in the order of equal scores, its date (``passage_table``: YYYYMMDD or -1),
     its document number in the shard's searcher of the moment (to find it again there),
-    and its stored fields when re-ranking may read them."""
+    and its stored fields when ranking may read them (re-ranking, feedback)."""
 
     score: float
     tier: int
@@ -97,7 +97,7 @@ class ShardSearch:
 class Arranged:
     """A shard's part of a grouped, date-sorted or faceted page: its first passages (or
     the best passage of its first articles) in the page's order without re-ranking, as
-    many as the page needs beyond those re-ranking can move ahead of them; how many of
+    many as the page needs beyond those the coordinator may place ahead of them; how many of
     their articles' passages match; its matching articles; its facet counts, as
     facet -> key -> (label, count)."""
 
