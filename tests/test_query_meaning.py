@@ -10,7 +10,10 @@ from __future__ import annotations
 import pytest
 
 from indexer.corpus.articles import Article, Paragraph
+from indexer.ranking.rerank import DEPTH
 from indexer.search import Page, SearchService
+from indexer.search.errors import SearchTimeout
+from indexer.search.fanout import LocalShards
 from indexer.storage.store import index_articles
 
 TWO_WORD_QUERIES = {
@@ -159,10 +162,9 @@ def test_question_words_are_matched_in_their_accented_form_only(tmp_path, query,
         assert service.search(query).results[0].article_id == "answer"
 
 
-def test_a_page_below_the_fifty_brings_up_the_other_paragraphs_of_the_story(tmp_path):
-    """Pseudo-relevance feedback below the re-ranked passages: a paragraph of the story
-    the best passages tell, which names the query's word once in a long text, passes
-    short passages that name it too but are about something else."""
+def _story(folder) -> None:
+    """An index where ``giá xăng`` finds a story in ten short paragraphs, an eleventh that
+    names only *giá*, once, in a long text, and 150 short news items naming *giá* too."""
     story = "Petrolimex quỹ bình ổn Bộ Công Thương điều hành kỳ điều chỉnh"
     best = [Paragraph(f"Giá xăng giảm lần {i}: {story}.") for i in range(10)]
     far = Paragraph(
@@ -174,7 +176,14 @@ def test_a_page_below_the_fifty_brings_up_the_other_paragraphs_of_the_story(tmp_
         Article(f"other{i}", "Tin tức", (Paragraph(f"Giá vàng phiên {i} đi ngang, số {i}."),))
         for i in range(150)
     ]
-    index_articles(tmp_path / "ix", articles, workers=1)
+    index_articles(folder, articles, workers=1)
+
+
+def test_a_page_below_the_fifty_brings_up_the_other_paragraphs_of_the_story(tmp_path):
+    """Pseudo-relevance feedback below the re-ranked passages: a paragraph of the story
+    the best passages tell, which names the query's word once in a long text, passes
+    short passages that name it too but are about something else."""
+    _story(tmp_path / "ix")
     with SearchService(tmp_path / "ix") as service:
         by_bm25 = [(p.article_id, p.paragraph) for p in service.first_stage("giá xăng", 300).found]
         deep = service.search("giá xăng", per_page=100).results
@@ -207,3 +216,24 @@ def test_scores_never_rise_down_a_deep_page_of_a_relaxed_phrase(tmp_path):
     assert any(hit.article_id.startswith("apart") for hit in page.results[50:])
     scores = [hit.score for hit in page.results]
     assert scores == sorted(scores, reverse=True)
+
+
+class _NoTimeForFeedback(LocalShards):
+    """A plain index whose search runs out of time when a page is made again to order
+    feedback's candidates (the shard's own time limit, as on a slow machine)."""
+
+    def each(self, method, args, timeout=None):
+        arrangement = args[0][0].arrangement if method == "search" else None
+        if arrangement is not None and arrangement.placed > DEPTH:
+            raise SearchTimeout("the search took longer than 2 s")
+        return super().each(method, args, timeout)
+
+
+def test_a_grouped_page_stands_when_ordering_feedbacks_candidates_runs_out_of_time(tmp_path):
+    _story(tmp_path / "ix")
+    with SearchService(tmp_path / "ix") as service:
+        first = service.search("giá xăng", per_page=50, group="article", facets=True)
+    with SearchService(tmp_path / "ix", shards=_NoTimeForFeedback([tmp_path / "ix"])) as slow:
+        page = slow.search("giá xăng", per_page=50, group="article", facets=True)
+    assert len(page.results) == 50 and page.results[0].article_id == "story"
+    assert page.total == first.total and page.facets == first.facets

@@ -314,19 +314,25 @@ class SearchService:
             entries: list[tuple[float, Passage]] = []
             if not plan.is_empty:
                 made = self._ranked_page(view, plan, request, deadline, feedback=False)
-                if not request.plain and _shows_unplaced(made):
-                    # In the order of its dates or articles, the page shows passages that
-                    # feedback orders: it is made again with them in their places.
-                    made = self._ranked_page(view, plan, request, deadline, feedback=True)
-                ranked, entries, answered = made.ranked, made.entries, made.answered
-                more, articles, counts = made.more, made.articles, made.counts
                 # Counting and ordering share the search's time limit; a shard that did not
                 # answer by then has been left out instead.
-                if made.arranged and time.monotonic() > deadline and not answered.failed:
+                if made.arranged and time.monotonic() > deadline and not made.answered.failed:
                     raise SearchTimeout(
                         f"the search took longer than {self.time_limit:g} s; "
                         "use fewer or rarer words"
                     )
+                if not request.plain and _shows_unplaced(made):
+                    # In the order of its dates or articles, the page shows passages that
+                    # feedback orders: it is made again with them in their places, unless
+                    # that runs out of time or loses a shard (the page as made stands).
+                    try:
+                        again = self._ranked_page(view, plan, request, deadline, feedback=True)
+                    except SearchTimeout:
+                        again = None
+                    if again is not None and again.answered.failed <= made.answered.failed:
+                        made = again
+                ranked, entries, answered = made.ranked, made.entries, made.answered
+                more, articles, counts = made.more, made.articles, made.counts
             elif not request.plain or request.facets:
                 articles = 0 if not request.plain else None
                 counts = {name: {} for name in FACETS} if request.facets else None
