@@ -126,7 +126,7 @@ def with_feedback(
     """
     start = ranked.reranked
     passages = stage.found[start : rerank.PLACED]
-    if ranked.placed > start or not passages or any(p.fields is None for p in passages):
+    if not passages or any(p.fields is None for p in passages):
         return ranked
     pool = [
         Candidate(i, p.score, p.fields, stage.phrases and p.tier == 0)

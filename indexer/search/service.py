@@ -448,7 +448,7 @@ class SearchService:
                 arrangement,
                 self.time_limit,
                 articles=not isinstance(shards, LocalShards),
-                with_fields=min(max(with_fields, rerank.DEPTH), rerank.PLACED),
+                with_fields=with_fields,
             )
             return shards.each("search", [(search,)] * shards.count, self._left(deadline))
 
@@ -498,13 +498,24 @@ class SearchService:
         """The page's passages with their stored fields and their articles' metadata,
         highlighted, those the shards did not send fetched from them; and how many
         shards failed to answer that (their passages are left out)."""
-        wanted = [
-            i
-            for i, (_, p) in enumerate(entries)
-            if p.fields is None or (p.paragraph != 0 and p.article is None)
-        ]
-        answers, lost = self._fetched([entries[i][1] for i in wanted], deadline)
-        fetched = dict(zip(wanted, answers, strict=True))
+        wanted: dict[int, list[int]] = {}
+        for i, (_, p) in enumerate(entries):
+            if p.fields is None or (p.paragraph != 0 and p.article is None):
+                wanted.setdefault(p.shard, []).append(i)
+        fetched: dict[int, tuple[dict, dict] | None] = {}
+        lost = 0
+        for shard, positions in wanted.items():
+            keys = [
+                (entries[i][1].article_id, entries[i][1].paragraph, entries[i][1].docnum)
+                for i in positions
+            ]
+            try:
+                answer = self.shards.one(shard, "fetch", (keys,), self._left(deadline))
+            except IndexUnavailable:
+                if self.shards.count == 1:
+                    raise
+                answer, lost = [None] * len(keys), lost + 1
+            fetched.update(zip(positions, answer, strict=True))
         exact, folded = marked_terms(parsed)
         hits = []
         for i, (score, p) in enumerate(entries):
@@ -517,32 +528,6 @@ class SearchService:
             hit = _hit(fields, article, score, exact, folded)
             hits.append(hit if more is None else replace(hit, more=more[i]))
         return hits, lost
-
-    def _fetched(
-        self, passages: list[Passage], deadline: float
-    ) -> tuple[list[tuple[dict, dict] | None], int]:
-        """(stored fields, its article's metadata) of each passage, from its shard: None
-        for one gone since (its article was replaced meanwhile) or in a shard that did not
-        answer; and how many shards did not."""
-        by_shard: dict[int, list[int]] = {}
-        for i, p in enumerate(passages):
-            by_shard.setdefault(p.shard, []).append(i)
-        out: list[tuple[dict, dict] | None] = [None] * len(passages)
-        lost = 0
-        for shard, positions in by_shard.items():
-            keys = [
-                (passages[i].article_id, passages[i].paragraph, passages[i].docnum)
-                for i in positions
-            ]
-            try:
-                answer = self.shards.one(shard, "fetch", (keys,), self._left(deadline))
-            except IndexUnavailable:
-                if self.shards.count == 1:
-                    raise
-                answer, lost = [None] * len(keys), lost + 1
-            for i, fetched in zip(positions, answer, strict=True):
-                out[i] = fetched
-        return out, lost
 
     # Besides ranking
 
@@ -593,10 +578,8 @@ def _shows_unplaced(page: _RankedPage) -> bool:
     Feedback only reorders those passages among themselves, a block that stands, in the
     page's order, after the re-ranked passages of each date and before the others: a
     page that shows none of them is the same with them ordered."""
-    ranked = page.ranked
-    if ranked.placed > ranked.reranked:
-        return False
-    block = {(p.shard, p.docnum) for p in page.stage.found[ranked.reranked : rerank.PLACED]}
+    start = page.ranked.reranked
+    block = {(p.shard, p.docnum) for p in page.stage.found[start : rerank.PLACED]}
     return any((p.shard, p.docnum) in block for _, p in page.entries)
 
 
