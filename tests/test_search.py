@@ -257,9 +257,10 @@ def _lang_son_index(folder):
     texts = {
         "rain": "Mưa lớn kéo dài ở Lạng Sơn.",
         "border": "Tỉnh Lạng Sơn có nhiều cửa khẩu.",
-        "village": "Sáng nay ngôi làng Sơn Vi đón khách.",
+        "village": "Làng Sơn Vi đón khách.",
     }
-    # "làng" is the commoner syllable, but "lạng_sơn" the only word reading "lang son".
+    # "làng" is the commoner syllable, but "lạng_sơn" the only word reading "lang son";
+    # the village's passage is the shortest, so that BM25 alone would put it first.
     for i, place in enumerate(["đồng", "chợ", "sông", "đình"]):
         texts[f"farm{i}"] = f"Người dân trong làng ra {place} sớm."
     # News about other things: "lang" is not in every passage (its IDF would be nil).
@@ -285,9 +286,30 @@ def test_plain_query_takes_the_reading_its_words_imply(tmp_path, monkeypatch):
 
     with SearchService(tmp_path / "ix") as service:
         assert first_stage_top(service) in {"rain", "border"}
-    monkeypatch.setattr(query, "RESTORE_SHARE", 1.0)  # no restoring: "làng" wins
+    monkeypatch.setattr(query, "RESTORE_SHARE", 1.0)  # no restoring: the shortest wins
     with SearchService(tmp_path / "ix") as service:
         assert first_stage_top(service) == "village"
+
+
+def test_a_syllable_typed_without_accents_counts_each_reading_alike(tmp_path):
+    """A syllable "thieu" may mean the rare "thiêu" (tự thiêu) as well as the common "thiếu": a
+    passage holding either scores the same, the rare one is not pushed down."""
+    from indexer.corpus.articles import Article, Paragraph
+    from indexer.search import SearchService
+    from indexer.storage.store import index_articles
+
+    texts = {"burn": "Chuyện tự thiêu hôm qua.", "lack": "Chuyện thiếu nước hôm qua."}
+    for i, who in enumerate(["trẻ em", "người già", "nông dân", "công nhân"]):
+        texts[f"lack{i}"] = f"Nhiều {who} thiếu ăn."
+    for i, topic in enumerate(["giá vàng", "bóng đá", "thời tiết", "giao thông", "điện"]):
+        texts[f"other{i}"] = f"Tin mới về {topic} hôm nay."
+    articles = [Article(key, "Tin", (Paragraph(text),)) for key, text in texts.items()]
+    index_articles(tmp_path / "ix", articles, workers=1)
+    with SearchService(tmp_path / "ix") as service:
+        found = service.first_stage("thieu", 10).found
+    scores = {p.article_id: p.score for p in found}
+    assert set(scores) == {"burn", "lack", "lack0", "lack1", "lack2", "lack3"}
+    assert scores["burn"] == pytest.approx(scores["lack"])
 
 
 def test_abbreviation_searches_its_long_form_as_written(tmp_path):

@@ -31,7 +31,6 @@ VARIANT_OF_PLAIN = 0.3  # readings below the one taken first: "uy" typed, "ủy"
 ABBREVIATION = 0.9  # UBND found as "ủy ban nhân dân"
 MAX_SYLLABLES = 48  # longer queries are cut: the tail adds time, not precision
 RESTORE_SHARE = 0.5  # a word's reading restores a plain query's marks above this share
-VARIANT_PRIOR = 0.6  # how much a common reading of "lang" outweighs a rare one
 MAX_VARIANTS = 6  # accent variants searched for a syllable typed without accents
 MIN_VARIANT_SHARE = 0.01  # rarer forms (typos, mostly) of a syllable typed without accents
 COMMON_SHARE = 0.1  # in long OR queries, syllables in more passages than this are dropped
@@ -113,18 +112,16 @@ class QueryPlanner:
 
     def _variants(self, fieldname: str, folded: str, skip: str, boost: float):
         """Terms for the accented forms of ``folded``, each weighted as if the index held
-        the folded form: a rare accent variant must not outscore the common reading."""
+        the folded form (the IDF of all of them together): a rare variant gains nothing
+        from being rare, and none is preferred for being common (``lang`` may well mean
+        *lạng*; re-ranking then compares the passages without accents)."""
         found = self.vocabulary.variants(fieldname, folded)
         total = sum(df for _, df in found)
         if not total:
             return [], 0
         shared = self._idf(total)
         terms = [
-            wq.Term(
-                fieldname,
-                term,
-                boost=boost * shared / self._idf(df) * (df / total) ** VARIANT_PRIOR,
-            )
+            wq.Term(fieldname, term, boost=boost * shared / self._idf(df))
             for term, df in found[:MAX_VARIANTS]
             if term != skip and df >= MIN_VARIANT_SHARE * total
         ]
