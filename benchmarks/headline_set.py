@@ -17,19 +17,19 @@ on it would make it one more dev set: read its figures, never tune on them.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import random
-import re
 import sys
-import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from indexer.corpus.articles import Article, read_jsonl  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "data"
 VNTC = DATA / "vntc_news" / "articles.jsonl.gz"
 DEV_SET = DATA / "vntc_titles"
-BLANK_SPLIT = re.compile(r"\n[ \t\r\f\v]*\n")  # indexer/articles.py, JSON bodies
 
 
 def dev_articles() -> set[str]:
@@ -38,27 +38,23 @@ def dev_articles() -> set[str]:
         return {json.loads(line)["_id"].rsplit(".p", 1)[0] for line in stream}
 
 
-def paragraphs(body: str) -> list[str]:
-    body = unicodedata.normalize("NFC", body or "")
-    return [p.strip() for p in BLANK_SPLIT.split(body) if p.strip()]
-
-
 def build(out: Path, articles: int, queries: int, seed: int) -> tuple[int, int]:
     """Write the set to ``out``; (paragraphs, queries)."""
     taken = dev_articles()
-    with gzip.open(VNTC, "rt", encoding="utf-8") as stream:
-        pool = [a for a in map(json.loads, stream) if a["id"] not in taken]
-    pool = [a for a in pool if paragraphs(a["body"])]
+    # Read as the indexer reads them: the same paragraphs, the same normalised titles.
+    pool = [
+        a for a in read_jsonl(VNTC) if isinstance(a, Article) and a.id not in taken and a.paragraphs
+    ]
     rng = random.Random(seed)
     chosen = rng.sample(pool, articles)
-    titled = [a for a in chosen if a["title"].strip()]
+    titled = [a for a in chosen if a.title]
     asked = rng.sample(titled, min(queries, len(titled)))
     out.mkdir(parents=True, exist_ok=True)
     count = 0
     with (out / "corpus.jsonl").open("w", encoding="utf-8") as corpus:
         for article in chosen:
-            for i, text in enumerate(paragraphs(article["body"])):
-                record = {"_id": f"{article['id']}.p{i}", "title": "", "text": text}
+            for i, paragraph in enumerate(article.paragraphs):
+                record = {"_id": f"{article.id}.p{i}", "title": "", "text": paragraph.text}
                 corpus.write(json.dumps(record, ensure_ascii=False) + "\n")
                 count += 1
     with (
@@ -67,12 +63,11 @@ def build(out: Path, articles: int, queries: int, seed: int) -> tuple[int, int]:
     ):
         qrels.write("query-id\tcorpus-id\tscore\n")
         for article in asked:
-            query_id = f"t-{article['id']}"
-            title = unicodedata.normalize("NFC", article["title"]).strip()
-            query_file.write(json.dumps({"_id": query_id, "text": title}, ensure_ascii=False))
-            query_file.write("\n")
-            for i in range(len(paragraphs(article["body"]))):
-                qrels.write(f"{query_id}\t{article['id']}.p{i}\t1\n")
+            query_id = f"t-{article.id}"
+            record = {"_id": query_id, "text": article.title}
+            query_file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            for i in range(len(article.paragraphs)):
+                qrels.write(f"{query_id}\t{article.id}.p{i}\t1\n")
     meta = {
         "source": "vntc_news (MIT, VNTC corpus, (c) 2019 Vu Cong Duy Hoang)",
         "articles": articles,
