@@ -207,8 +207,8 @@ def test_scores_never_rise_down_a_deep_page_of_a_relaxed_phrase(tmp_path):
     feedback below the re-ranked fifty. The scores shown still fall down the page."""
     story = "Petrolimex quỹ bình ổn Bộ Công Thương điều hành kỳ điều chỉnh"
     sport = "bóng đá đội tuyển huấn luyện viên trận đấu sân vận động khán giả " * 3
-    texts = {f"phrase{i}": f"Giá xăng giảm lần {i}: {story}." for i in range(45)}
-    texts |= {f"long{i}": f"giá xăng {i} {sport}" for i in range(15)}
+    texts = {f"phrase{i}": f"Giá xăng giảm lần {i}: {story}." for i in range(35)}
+    texts |= {f"long{i}": f"giá xăng {i} {sport}" for i in range(10)}
     texts |= {f"apart{i}": f"Xăng {story} có giá mới lần {i}." for i in range(200)}
     with _index(tmp_path / "ix", texts) as service:
         page = service.search('"giá xăng"', per_page=100)
@@ -216,6 +216,22 @@ def test_scores_never_rise_down_a_deep_page_of_a_relaxed_phrase(tmp_path):
     assert any(hit.article_id.startswith("apart") for hit in page.results[50:])
     scores = [hit.score for hit in page.results]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_a_quoted_phrase_counts_and_orders_alike_on_every_page(tmp_path):
+    """Whether a phrase's words follow it depends on how many passages hold it, not on
+    the page asked: a phrase in sixty passages (more than are re-ranked) gives the same
+    count, the same notice and the same order on the first page and on deeper ones."""
+    texts = {f"phrase{i}": f"Giá xăng giảm lần {i} theo kỳ điều chỉnh." for i in range(60)}
+    texts |= {f"apart{i}": f"Xăng có giá mới lần {i}." for i in range(40)}
+    with _index(tmp_path / "ix", texts) as service:
+        first = service.search('"giá xăng"')
+        sixth = service.search('"giá xăng"', page=6)
+        deep = service.search('"giá xăng"', per_page=100)
+    assert (first.total, first.relaxed) == (sixth.total, sixth.relaxed) == (60, False)
+    assert (deep.total, deep.relaxed) == (60, False)
+    assert [hit.id for hit in deep.results[:10]] == [hit.id for hit in first.results]
+    assert [hit.id for hit in deep.results[50:60]] == [hit.id for hit in sixth.results]
 
 
 class _NoTimeForFeedback(LocalShards):

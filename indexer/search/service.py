@@ -54,6 +54,9 @@ TIME_LIMIT_S = 2.0
 INFO_WAIT_S = 0.5
 OPENING_S = 60.0
 LAYOUT_EVERY_S = 1.0  # how often the index directory's layout is read again
+# Quoted phrases found in fewer passages than are re-ranked are followed by their words,
+# on every page alike: the count and the order of a query do not depend on the page asked.
+RELAX_BELOW = rerank.DEPTH
 
 
 @dataclass(frozen=True)
@@ -406,7 +409,6 @@ class SearchService:
             filter_query,
             arrangement,
             deadline,
-            relax_below=max(rerank.DEPTH, request.depth),
             with_fields=placed,
         )
         idfs = view.planner.idfs
@@ -429,12 +431,11 @@ class SearchService:
         filter_query: wq.Query | None,
         arrangement: Arrangement | None,
         deadline: float,
-        relax_below: int | None = None,
         with_fields: int = rerank.DEPTH,
     ) -> tuple[pipeline.FirstStage, list | None, ShardCount]:
         """Every shard's best ``limit`` passages, the first ``with_fields`` with their
         fields, and, for an arranged page, its part of it; the words of quoted phrases
-        follow them when the phrases match fewer than ``relax_below`` (``limit``)."""
+        follow them when the phrases match fewer than ``RELAX_BELOW`` passages."""
         shards = self.shards
 
         def ask(relaxed: wq.Query | None) -> list:
@@ -456,7 +457,7 @@ class SearchService:
         loose_run = False
         if plan.relaxed is not None:
             exact = sum(a.exact_total for a in answers if not isinstance(a, ShardFailure))
-            if exact < (relax_below or limit):  # too few: the words without quotes follow
+            if exact < RELAX_BELOW:  # too few: the words without quotes follow
                 answers, loose_run = ask(plan.relaxed), True
         results = [a for a in answers if not isinstance(a, ShardFailure)]
         if not results:
