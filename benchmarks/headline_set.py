@@ -2,7 +2,7 @@
 it was not tuned on.
 
 Usage: python benchmarks/headline_set.py OUT_DIR [--articles 4000] [--queries 1000]
-                                                 [--seed 4242]
+                                                 [--seed 4242] [--besides SET_DIR ...]
        vnsearch eval OUT_DIR --index-cache /tmp/vnsearch-twin
 
 Built like ``../shared/data/vntc_titles`` (an article's title -> any paragraph of its own
@@ -12,6 +12,10 @@ drawn at random, the titles of ``--queries`` of those that have one asked. The r
 rules and its model were chosen on half A of the dev sets; this set tells whether what
 it gained on ``vntc_titles`` holds on other articles of the same kind. Choosing anything
 on it would make it one more dev set: read its figures, never tune on them.
+
+The same script builds the headlines the ranking model also learns from
+(``benchmarks/train_ranker.py --extra``): another seed, every titled article asked, and
+``--besides`` the set above, so that none of its articles is learned from.
 """
 
 from __future__ import annotations
@@ -32,15 +36,18 @@ VNTC = DATA / "vntc_news" / "articles.jsonl.gz"
 DEV_SET = DATA / "vntc_titles"
 
 
-def dev_articles() -> set[str]:
-    """The ids of the articles ``vntc_titles`` holds (its paragraphs are "<id>.p<n>")."""
-    with (DEV_SET / "corpus.jsonl").open(encoding="utf-8") as stream:
+def set_articles(folder: Path) -> set[str]:
+    """The ids of the articles a set of this kind holds (its paragraphs are "<id>.p<n>")."""
+    with (folder / "corpus.jsonl").open(encoding="utf-8") as stream:
         return {json.loads(line)["_id"].rsplit(".p", 1)[0] for line in stream}
 
 
-def build(out: Path, articles: int, queries: int, seed: int) -> tuple[int, int]:
-    """Write the set to ``out``; (paragraphs, queries)."""
-    taken = dev_articles()
+def build(
+    out: Path, articles: int, queries: int, seed: int, besides: tuple[Path, ...] = ()
+) -> tuple[int, int]:
+    """Write the set to ``out``, without the articles of ``vntc_titles`` and of the sets
+    ``besides``; (paragraphs, queries)."""
+    taken = set_articles(DEV_SET).union(*map(set_articles, besides))
     # Read as the indexer reads them: the same paragraphs, the same normalised titles.
     pool = [
         a for a in read_jsonl(VNTC) if isinstance(a, Article) and a.id not in taken and a.paragraphs
@@ -87,10 +94,11 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=4000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=4242)
+    parser.add_argument("--besides", type=Path, nargs="*", default=[])
     args = parser.parse_args()
     if not VNTC.exists() or not DEV_SET.exists():
         sys.exit(f"needs {VNTC} and {DEV_SET}")
-    count, asked = build(args.out, args.articles, args.queries, args.seed)
+    count, asked = build(args.out, args.articles, args.queries, args.seed, tuple(args.besides))
     print(f"{args.out}: {count} paragraphs of {args.articles} articles, {asked} queries")
 
 
