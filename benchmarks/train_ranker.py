@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def groups(folder: Path, cache: Path | None, workers: int, half: str | None = No
     return out
 
 
-def train(train_groups: list[Group], extra: list[Group] = ()) -> lightgbm.LGBMRanker:
+def train(train_groups: list[Group], extra: Sequence[Group] = ()) -> lightgbm.LGBMRanker:
     """A model of ``train_groups`` and, each query at ``EXTRA_WEIGHT``, ``extra``."""
     useful = [g for g in train_groups if g.labels.any()]  # nothing to learn from the others
     more = [g for g in extra if g.labels.any()]
