@@ -108,11 +108,12 @@ def train(train_groups: list[Group], extra: Sequence[Group] = ()) -> lightgbm.LG
     more = [g for g in extra if g.labels.any()]
     weights = [np.full(len(g.labels), 1.0) for g in useful]
     weights += [np.full(len(g.labels), EXTRA_WEIGHT) for g in more]
+    chosen = useful + more
     model = lightgbm.LGBMRanker(**PARAMETERS)
     model.fit(
-        np.vstack([g.features for g in useful + more]),
-        np.concatenate([g.labels for g in useful + more]),
-        group=[len(g.labels) for g in useful + more],
+        np.vstack([g.features for g in chosen]),
+        np.concatenate([g.labels for g in chosen]),
+        group=[len(g.labels) for g in chosen],
         sample_weight=np.concatenate(weights),
         feature_name=list(FEATURES),
     )

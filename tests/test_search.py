@@ -294,17 +294,13 @@ def test_plain_query_takes_the_reading_its_words_imply(tmp_path, monkeypatch):
 def test_a_syllable_typed_without_accents_counts_each_reading_alike(tmp_path):
     """A syllable "thieu" may mean the rare "thiêu" (tự thiêu) as well as the common "thiếu": a
     passage holding either scores the same, the rare one is not pushed down."""
-    from indexer.corpus.articles import Article, Paragraph
-    from indexer.search import SearchService
-    from indexer.storage.store import index_articles
-
     texts = {"burn": "Chuyện tự thiêu hôm qua.", "lack": "Chuyện thiếu nước hôm qua."}
     for i, who in enumerate(["trẻ em", "người già", "nông dân", "công nhân"]):
         texts[f"lack{i}"] = f"Nhiều {who} thiếu ăn."
     for i, topic in enumerate(["giá vàng", "bóng đá", "thời tiết", "giao thông", "điện"]):
         texts[f"other{i}"] = f"Tin mới về {topic} hôm nay."
     articles = [Article(key, "Tin", (Paragraph(text),)) for key, text in texts.items()]
-    index_articles(tmp_path / "ix", articles, workers=1)
+    store.index_articles(tmp_path / "ix", articles, workers=1)
     with SearchService(tmp_path / "ix") as service:
         found = service.first_stage("thieu", 10).found
     scores = {p.article_id: p.score for p in found}

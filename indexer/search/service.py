@@ -56,7 +56,8 @@ OPENING_S = 60.0
 LAYOUT_EVERY_S = 1.0  # how often the index directory's layout is read again
 # Quoted phrases found in fewer passages than are re-ranked are followed by their words,
 # on every page alike: the count and the order of a query do not depend on the page asked.
-RELAX_BELOW = rerank.DEPTH
+# (Marking the paragraphs of one article has its own threshold, ``shard.RELAX_BELOW``.)
+RELAX_BELOW_PASSAGES = rerank.DEPTH
 
 
 @dataclass(frozen=True)
@@ -435,7 +436,7 @@ class SearchService:
     ) -> tuple[pipeline.FirstStage, list | None, ShardCount]:
         """Every shard's best ``limit`` passages, the first ``with_fields`` with their
         fields, and, for an arranged page, its part of it; the words of quoted phrases
-        follow them when the phrases match fewer than ``RELAX_BELOW`` passages."""
+        follow them when the phrases match fewer than ``RELAX_BELOW_PASSAGES``."""
         shards = self.shards
 
         def ask(relaxed: wq.Query | None) -> list:
@@ -457,7 +458,7 @@ class SearchService:
         loose_run = False
         if plan.relaxed is not None:
             exact = sum(a.exact_total for a in answers if not isinstance(a, ShardFailure))
-            if exact < RELAX_BELOW:  # too few: the words without quotes follow
+            if exact < RELAX_BELOW_PASSAGES:  # too few: the words without quotes follow
                 answers, loose_run = ask(plan.relaxed), True
         results = [a for a in answers if not isinstance(a, ShardFailure)]
         if not results:
