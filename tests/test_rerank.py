@@ -239,7 +239,7 @@ candidates = [
 model = rerank.shipped_model()
 idfs = lambda syllables: [weights.get(s, 1.0) for s in syllables]
 ranked = rerank.rerank(model, query, candidates, idfs, 12.0)
-print(repr([(score, c.docnum) for score, c in ranked]))
+print(repr([(score, c.place) for score, c in ranked]))
 """
 
 

@@ -63,9 +63,11 @@ class QueryTerms:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A passage from the first stage: its number, BM25 score and stored fields."""
+    """A passage from the first stage: its place in the first stage's list (not a document
+    number: the passages of several shards are in that list), BM25 score and stored
+    fields."""
 
-    docnum: int
+    place: int
     score: float
     fields: dict
     in_phrase: bool = False

@@ -33,8 +33,10 @@ MAX_SYLLABLES = 48  # longer queries are cut: the tail adds time, not precision
 RESTORE_SHARE = 0.5  # a word's reading restores a plain query's marks above this share
 MAX_VARIANTS = 6  # accent variants searched for a syllable typed without accents
 MIN_VARIANT_SHARE = 0.01  # rarer forms (typos, mostly) of a syllable typed without accents
-COMMON_SHARE = 0.1  # in long OR queries, syllables in more passages than this are dropped
-PRUNE_MIN_CLAUSES = 4
+# In a query of at least SPLIT_COMMON_MIN_CLAUSES syllables, those in more than this share
+# of the passages only add to the passages that its rarer syllables find.
+COMMON_SHARE = 0.1
+SPLIT_COMMON_MIN_CLAUSES = 4
 
 # Question words carry no topic; dropped from a query that has other words. Compared in
 # their accented forms: "máy bay", "giá dầu", "bắt đầu" keep every word.
@@ -97,7 +99,8 @@ class Clause:
 
 @dataclass
 class QueryPlanner:
-    """Builds ``Plan``s against one searcher's vocabulary."""
+    """Builds ``Plan``s against a vocabulary and its document counts: the search's over
+    every shard (``search.service``), or one searcher's (``LiveIndex.planner``)."""
 
     vocabulary: Vocabulary
     doc_frequency: Callable[[str, str], int]
@@ -274,7 +277,7 @@ class QueryPlanner:
         """(rare, common) clauses of a long query. Common syllables, found in a large share
         of passages, then only add to the score of passages matched by rarer ones: they
         change the ranking little but would make every passage a candidate."""
-        if len(clauses) < PRUNE_MIN_CLAUSES:
+        if len(clauses) < SPLIT_COMMON_MIN_CLAUSES:
             return clauses, []
         limit = COMMON_SHARE * self.doc_count
         rare = [c for c in clauses if c.doc_frequency <= limit]

@@ -48,10 +48,13 @@ def _merge_runs(parts) -> tuple[np.ndarray, np.ndarray]:
 # Scoring over given documents looks each one up in a posting list (a binary search):
 # worth it only for far fewer documents than postings.
 WITHIN_RATIO = 8
-# An OR of more postings than a fifth of the index adds them into an array over every
-# document; fewer are merged as sorted runs (measured on the news corpus: the array costs
-# a pass over the whole index, the merge grows with the postings' logarithm).
+# An OR with parts other than terms, of more postings than a fifth of the index, adds
+# them into an array over every document; fewer are merged as sorted runs (measured on
+# the news corpus: the array costs a pass over the whole index, the merge grows with the
+# postings' logarithm).
 DENSE_SHARE = 5
+# An OR of terms only (a query's syllables) is added up in arrays (``_sum_dense``) from a
+# hundredth of the index on: no union of its parts is built on the way.
 SUM_DENSE_SHARE = 100
 # A lookup of documents in a long list goes through an array over every document instead
 # of a binary search when the search's steps (documents x log2 of the list) would be more

@@ -13,5 +13,10 @@ class BadRequest(ValueError):
 class SearchTimeout(Exception):
     """The search did not finish within its time limit."""
 
+    @classmethod
+    def after(cls, seconds: float) -> SearchTimeout:
+        """The error for a search stopped at its limit of ``seconds``, with what to do."""
+        return cls(f"the search took longer than {seconds:g} s; use fewer or rarer words")
+
 
 __all__ = ["BadRequest", "IndexUnavailable", "SearchTimeout"]

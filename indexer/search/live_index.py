@@ -102,8 +102,10 @@ class LiveIndex:
         return self.vocabularies.for_searcher(searcher)
 
     def planner(self, searcher: Searcher, abbreviations: Abbreviations | None) -> QueryPlanner:
-        """A query planner over the searcher's vocabulary and statistics, kept while the
-        searcher is current (it keeps the IDFs it has computed)."""
+        """A query planner over this one searcher's vocabulary and statistics, kept while
+        the searcher is current (it keeps the IDFs it has computed). The search plans over
+        every shard's vocabulary instead (``service._View``); this one serves tools and
+        tests that look at a plain index's first stage on its own."""
         kept = self._planner
         if kept is not None and kept[0] is searcher and kept[1] is abbreviations:
             return kept[2]

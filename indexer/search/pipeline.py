@@ -3,10 +3,11 @@
 1. Every shard finds its passages holding any of the query's syllables (in their text or
    their article's title), scored by BM25F with the statistics of the whole index
    (``search.shard``); their best merge into the best of all, in tiers.
-2. Quoted phrases are matched exactly first. When they match fewer passages than the
-   page ranks (the fifty re-ranked, or as deep as the page goes) in all shards together,
-   the same words without quotes follow them, in a second tier, and the page says so: a
-   passage without the phrase is never cut off, only placed after those with it.
+2. Quoted phrases are matched exactly first. When they match fewer passages than are
+   re-ranked (``service.RELAX_BELOW_PASSAGES``, fifty, on every page alike) in all
+   shards together, the same words without quotes follow them, in a second tier, and
+   the page says so: a passage without the phrase is never cut off, only placed after
+   those with it.
 3. The best ``rerank.DEPTH`` candidates are ordered by the ranking model; when a page
    shows passages below them, the next ``rerank.FEEDBACK_POOL`` by BM25 and their
    likeness to the best of those (``with_feedback``); the others keep BM25's order.
@@ -103,7 +104,7 @@ def rank(
     if stage.relaxed:  # the exact phrases first
         ranked.sort(key=lambda item: not item[1].in_phrase)
     entries = [
-        (1 + (stage.relaxed and c.in_phrase) + _sigmoid(score), stage.found[c.docnum])
+        (1 + (stage.relaxed and c.in_phrase) + _sigmoid(score), stage.found[c.place])
         for score, c in ranked
     ]
     best = stage.found[0].score if stage.found else 0.0
@@ -140,7 +141,7 @@ def with_feedback(
     top = 1 + rerank.FEEDBACK_WEIGHT
     shown = floor + (1 - floor) * np.minimum([score / top for score, _ in pooled], 1.0)
     shown = np.minimum.accumulate(shown)
-    ordered = [(float(v), stage.found[c.docnum]) for v, (_, c) in zip(shown, pooled, strict=True)]
+    ordered = [(float(v), stage.found[c.place]) for v, (_, c) in zip(shown, pooled, strict=True)]
     entries = ranked.entries[:start] + ordered + ranked.entries[start + len(pool) :]
     return replace(ranked, entries=entries, placed=start + len(pool))
 

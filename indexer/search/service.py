@@ -321,10 +321,7 @@ class SearchService:
                 # Counting and ordering share the search's time limit; a shard that did not
                 # answer by then has been left out instead.
                 if made.arranged and time.monotonic() > deadline and not made.answered.failed:
-                    raise SearchTimeout(
-                        f"the search took longer than {self.time_limit:g} s; "
-                        "use fewer or rarer words"
-                    )
+                    raise SearchTimeout.after(self.time_limit)
                 if not request.plain and _shows_unplaced(made):
                     # In the order of its dates or articles, the page shows passages that
                     # feedback orders: it is made again with them in their places, unless
@@ -463,9 +460,7 @@ class SearchService:
         results = [a for a in answers if not isinstance(a, ShardFailure)]
         if not results:
             if all(a.timeout for a in answers):
-                raise SearchTimeout(
-                    f"the search took longer than {self.time_limit:g} s; use fewer or rarer words"
-                )
+                raise SearchTimeout.after(self.time_limit)
             raise IndexUnavailable(_no_shard(answers))
         stage = pipeline.merge(results, limit, plan.syllables, plan.relaxed is not None, loose_run)
         parts = [r.arranged for r in results] if arrangement is not None else None

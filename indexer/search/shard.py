@@ -35,6 +35,11 @@ from indexer.storage.vocabulary_files import FIELDS
 # more: the candidates that re-ranking reads; the others are fetched when shown.
 WITH_FIELDS = DEPTH
 SCORED_FIELDS = ("text", "title", "word")  # what BM25F weighs, with their total lengths
+# Paragraphs of an article its exact phrases must match before those holding only their
+# words are no longer marked (``Shard.article``).
+RELAX_BELOW = 10
+# Marking one article's paragraphs searches only them: no query comes near this limit.
+ARTICLE_TIME_LIMIT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -199,9 +204,7 @@ class Shard:
                 table.order_key,
             )
         except scorer.TimeLimit:
-            raise SearchTimeout(
-                f"the search took longer than {request.time_limit:g} s; use fewer or rarer words"
-            ) from None
+            raise SearchTimeout.after(request.time_limit) from None
 
     def fetch(self, keys: list[tuple[str, int, int]]) -> list[tuple[dict, dict] | None]:
         """(stored fields, its article's metadata) of each passage (article id, paragraph,
@@ -232,7 +235,15 @@ class Shard:
                 return view, ()
             only = wq.Term("article_id", article_id)
             limit = max(len(view.paragraphs), 1)
-            request = ShardSearch(query, None, only, limit, None, None, 600.0)
+            request = ShardSearch(
+                query,
+                relaxed=None,
+                filter_query=only,
+                limit=limit,
+                statistics=None,
+                arrangement=None,
+                time_limit=ARTICLE_TIME_LIMIT_S,
+            )
             table = self.index.tables.of(searcher.reader())
             found = self._run(searcher, query, request, table)
             ids = found.ids
@@ -244,11 +255,6 @@ class Shard:
         """(passages, key, value as written) of each value of a filter field."""
         with self.index.reading() as searcher:
             return filter_counts(searcher, name)
-
-
-# Paragraphs of an article its exact phrases must match before those holding only their
-# words are no longer marked (``Shard.article``).
-RELAX_BELOW = 10
 
 
 def _passage(
