@@ -1,10 +1,10 @@
 """Relevance evaluation over a BEIR-layout data set, with the product's own indexer and search.
 
 The data set (``corpus.jsonl``, ``queries.jsonl``, ``qrels.tsv``) is indexed into a
-temporary index, one paragraph per corpus line, and every query is asked in several
-spellings a real user produces: as written, without diacritics, in the other tone-mark
-style, in NFD and in capitals. A plain BM25 over lower-cased syllables, computed in the
-same run, is the baseline to beat.
+temporary index (or one kept under ``--index-cache``), one paragraph per corpus line,
+and every query is asked in several spellings a real user produces: as written, without
+diacritics, in the other tone-mark style, in NFD and in capitals. A plain BM25 over
+lower-cased syllables, computed in the same run, is the baseline to beat.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.analysis.segment import SYLLABLE_RE
-from indexer.analysis.text import new_tone_style, nfc, old_tone_style
+from indexer.analysis.text import new_tone_style, nfc, old_tone_style, strip_diacritics
 from indexer.corpus.articles import Article, Paragraph
 from indexer.search.errors import BadRequest, IndexUnavailable
 from indexer.search.request import MAX_QUERY_CHARS
@@ -33,14 +33,6 @@ from indexer.storage.store import index_articles, open_index
 
 K = 10
 DEEP = 100  # results read for recall@100
-
-_MARKS = re.compile(r"[\u0300-\u036f]")
-
-
-def strip_diacritics(text: str) -> str:
-    """What a plain keyboard types: every mark removed, đ -> d, case kept."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    return unicodedata.normalize("NFC", _MARKS.sub("", unicodedata.normalize("NFD", text)))
 
 
 def swap_tone_style(text: str) -> str:

@@ -19,8 +19,8 @@ def search():
         page=params.integer(request, "page", 1),
         per_page=params.integer(request, "per_page", current_app.config["PER_PAGE"]),
         filters=params.filters(request),
-        group=params.choice(request, "group", GROUPS, "passage"),
-        sort=params.choice(request, "sort", SORTS, "relevance"),
+        group=params.choice(request, "group", GROUPS, GROUPS[0]),
+        sort=params.choice(request, "sort", SORTS, SORTS[0]),
         facets=params.flag(request, "facets", True),
     )
     out = page.to_dict()

@@ -71,6 +71,12 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", _DIACRITIC_RE.sub("", decomposed))
 
 
+def strip_diacritics(text: str) -> str:
+    """What a plain keyboard types, case kept: every mark removed, đ -> d."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    return unicodedata.normalize("NFC", _DIACRITIC_RE.sub("", unicodedata.normalize("NFD", text)))
+
+
 def has_diacritics(text: str) -> bool:
     """True when the text carries any Vietnamese mark, i.e. the user typed accents."""
     return fold(text) != nfc(text).lower()

@@ -37,8 +37,7 @@ def build_schema() -> Schema:
         paragraph=STORED,
         kind=STORED,
         # The passage's folded syllables, space separated, read by re-ranking instead of
-        # cutting and folding its text again (``rerank.passage_syllables``). Indexes built
-        # before it lack it and still work.
+        # cutting and folding its text again (``features.Candidate.syllables``).
         folded=STORED,
         text=_terms_text(syllable_analyzer(), stored=True, phrase=True),
         word=_terms_text(word_analyzer(), stored=False, phrase=False),

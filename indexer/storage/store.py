@@ -292,11 +292,8 @@ def _write_segment(job: tuple[str, list[tuple[Article, str]]]) -> tuple[Segment 
     writer = WorkerWriter(ix, _codec(), COMPOUND)
     counts = []
     try:
-        folded = "folded" in ix.schema  # not in an index built before the field
         for article, documents in article_documents(_drained(batch)):
             for doc in documents:
-                if not folded:
-                    del doc["folded"]
                 writer.add_document(**doc)
             counts.append((article.id, len(documents)))
         if not writer._added:
@@ -498,7 +495,7 @@ def delete_articles(index_dir: str | os.PathLike, article_ids: Iterable[str], wa
 
 @dataclass(frozen=True)
 class Stats:
-    """What is in the index, for ``vnsearch stats`` and the health endpoint."""
+    """What is in the index, for ``vnsearch stats``."""
 
     path: str
     articles: int
