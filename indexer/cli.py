@@ -29,6 +29,13 @@ index_dir_option = click.option(
     help="Index directory [default: $VNSEARCH_INDEX_DIR or ./index_data].",
 )
 
+segment_workers_option = click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Segmentation processes [default: number of cores].",
+)
+
 wait_option = click.option(
     "--wait",
     type=click.FloatRange(0),
@@ -91,12 +98,7 @@ def _write_failed(target, exc: OSError) -> str:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @index_dir_option
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=None,
-    help="Segmentation processes [default: number of cores].",
-)
+@segment_workers_option
 @wait_option
 @click.option(
     "--prune",
@@ -171,12 +173,13 @@ def delete(article_ids, index_dir, wait) -> None:
 
     Example: vnsearch delete 000_e79570c1fe97e7a4
     """
+    target = store.index_dir_from_env(index_dir)
     try:
-        found = sharded.delete_sharded(store.index_dir_from_env(index_dir), article_ids, wait)
+        found = sharded.delete_sharded(target, article_ids, wait)
     except (store.IndexBusy, store.IndexUnavailable, LayoutError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
-        raise click.ClickException(_write_failed(index_dir or "index", exc)) from None
+        raise click.ClickException(_write_failed(target, exc)) from None
     click.echo(f"deleted {found} of {len(article_ids)} articles")
 
 
@@ -310,12 +313,7 @@ def _terminal_highlight(html_text: str, color: bool) -> str:
     default=None,
     help="Keep each set's index here and reuse it [default: a temporary index per run].",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=None,
-    help="Segmentation processes [default: number of cores].",
-)
+@segment_workers_option
 def evaluate(datasets, max_queries, seed, variants, baseline, index_cache, workers) -> None:
     """Measure ranking quality on BEIR-layout data sets (corpus, queries, qrels).
 

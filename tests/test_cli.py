@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 
 from click.testing import CliRunner
 
@@ -117,3 +120,21 @@ def test_search_grouped_by_article_newest_first_with_facets(index_dir):
     assert "Thời tiết miền núi" in first  # the only dated article comes first
     bad = runner.invoke(main, [*base, "--sort", "newest"])
     assert bad.exit_code == 2 and "newest" in bad.output
+
+
+def test_a_failed_delete_names_the_index_directory_and_loses_nothing(fresh_index):
+    # A disk that takes no more bytes: every write that grows a file fails (EFBIG).
+    limited = (
+        "import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0)); "
+        "from indexer.cli import main; sys.exit(main(['delete', 'duong-road']))"
+    )
+    env = {**os.environ, "VNSEARCH_INDEX_DIR": str(fresh_index)}
+    failed = subprocess.run(
+        [sys.executable, "-c", limited], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert failed.returncode == 1, failed.stderr
+    assert f"writing the index in {fresh_index} failed" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    found = CliRunner().invoke(main, ["search", "đường", "--json", "--index-dir", str(fresh_index)])
+    assert "duong-road" in {hit["article_id"] for hit in json.loads(found.output)["results"]}
