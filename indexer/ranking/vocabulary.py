@@ -159,7 +159,8 @@ def _empty_tables() -> dict[str, _FieldTable]:
 
 @dataclass
 class VocabularyCache:
-    """The vocabulary of the current searcher, updated segment by segment on refresh."""
+    """A vocabulary kept segment by segment: one searcher's (``for_searcher``) or every
+    shard's, from the segments' terms they send (``update``, as the search uses it)."""
 
     vocabulary: Vocabulary = field(default_factory=lambda: Vocabulary(_empty_tables()))
     _segments: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
@@ -176,10 +177,6 @@ class VocabularyCache:
                     found = {f: vocabulary_files.read_terms(leaf, f) for f in FIELDS}
                 parts[key] = found
         return self.update(leaves.keys(), parts)
-
-    def known(self) -> frozenset[str]:
-        """The segments counted in."""
-        return frozenset(self._segments)
 
     def update(self, live, parts: dict[str, dict[str, vocabulary_files.Terms]]) -> Vocabulary:
         """The vocabulary of the segments ``live``: those gone are subtracted, ``parts``

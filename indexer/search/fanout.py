@@ -8,7 +8,6 @@ calls go to Ray actors on a cluster through ``search.ray_fanout``.
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 import threading
@@ -20,9 +19,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from indexer.search.errors import BadRequest, IndexUnavailable, SearchTimeout
+from indexer.search.live_index import REFRESH_EVERY_S
 from indexer.search.shard import Shard
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -149,7 +147,8 @@ class ProcessShards:
     """One process per shard, asked at once: a sharded index searched on every core of
     this machine. A shard that does not answer in time is restarted."""
 
-    refresh_every = 0.5  # seconds between looks at the shards' statistics
+    # Seconds between looks at the shards' statistics: as often as a shard refreshes.
+    refresh_every = REFRESH_EVERY_S
 
     def __init__(self, dirs: Sequence[str | os.PathLike]) -> None:
         self.processes = [_Process(str(Path(d)), i) for i, d in enumerate(dirs)]

@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from whoosh.searching import Searcher
@@ -25,7 +25,7 @@ from indexer.storage.store import open_index
 
 log = logging.getLogger(__name__)
 
-REFRESH_EVERY_S = 0.5
+REFRESH_EVERY_S = 0.5  # how often a searcher looks for another process's commit
 # BM25 parameters chosen on the dev sets (benchmarks/README.md).
 WEIGHTING = ProbabilisticBM25F(B=0.75, K1=1.6)
 
@@ -34,9 +34,8 @@ class LiveIndex:
     """An index directory opened for searching; safe to share between threads (calls that
     read hold one lock)."""
 
-    def __init__(self, index_dir: str | os.PathLike, on_change: Callable[[], None]) -> None:
+    def __init__(self, index_dir: str | os.PathLike) -> None:
         self.index_dir = index_dir
-        self._on_change = on_change  # called whenever the searcher is replaced
         self._searcher: Searcher | None = None
         self._checked = 0.0
         self.lock = threading.RLock()
@@ -52,13 +51,11 @@ class LiveIndex:
             if self._searcher is None:
                 self._searcher = open_index(self.index_dir).searcher(weighting=WEIGHTING)
                 self._checked = now
-                self._on_change()
             elif now - self._checked >= REFRESH_EVERY_S:
                 self._checked = now
                 try:
                     if not self._searcher.up_to_date():
                         self._searcher = self._searcher.refresh()
-                        self._on_change()
                         live = {segment_key(r) for r, _ in self._searcher.reader().leaf_readers()}
                         self.postings.retain(live)
                 except Exception as exc:  # the directory vanished or was damaged
@@ -69,7 +66,6 @@ class LiveIndex:
     def close(self) -> None:
         """Let go of the index's files; the next call opens them again."""
         with self.lock:
-            self._on_change()
             self._planner = None
             if self._searcher is not None:
                 searcher, self._searcher = self._searcher, None

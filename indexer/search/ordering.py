@@ -58,7 +58,7 @@ def first_per_article(keys: list[np.ndarray], articles: np.ndarray, depth: int) 
 
 
 @dataclass(frozen=True)
-class Arranged:
+class ArrangedPage:
     """A page's results in order as (score, passage), with how many other matching
     passages each one's article has (grouped pages only), and the matching articles."""
 
@@ -75,11 +75,11 @@ def arrange(
     sort: str,
     first: int,
     depth: int,
-) -> Arranged:
+) -> ArrangedPage:
     """The results ``first`` to ``depth`` of a grouped or date-sorted page.
 
     ``placed``: (score, passage) of the candidates the ranking placed, in its order;
-    ``parts``: each shard's ``Arranged`` part, its passages tagged with their shard.
+    ``parts``: each shard's ``shard.Arranged`` part, its passages tagged with their shard.
     A passage's place: newest first (date sorts), then its placed position, or, below
     all of those, its tier, BM25 score and article id and paragraph.
     """
@@ -114,7 +114,7 @@ def arrange(
             score = p.score / best_score if best_score else 0.0
         entries.append((score, p))
     more = [counts.get(p.article_id, 1) - 1 for p in page] if group == "article" else None
-    return Arranged(entries, more, sum(part.articles for part in parts))
+    return ArrangedPage(entries, more, sum(part.articles for part in parts))
 
 
 def merge_facets(parts: Sequence[dict[str, dict[str, tuple[str, int]]]]) -> dict:

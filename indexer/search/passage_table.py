@@ -71,7 +71,6 @@ class PassageTable:
 
 def _article_starts(leaf, size: int) -> np.ndarray:
     """Where each article starts: the passages that carry its content hash."""
-    starts = None
     if leaf.has_column("article_hash"):
         column = leaf.column_reader("article_hash", translate=False)
         lengths = getattr(column, "_lengths", None)  # Whoosh's VarBytesColumn: no reads

@@ -22,6 +22,7 @@ from typing import Any
 from indexer.cluster.ray_connection import NAMESPACE, connect, shard_resources
 from indexer.search.errors import BadRequest, IndexUnavailable, SearchTimeout
 from indexer.search.fanout import ShardFailure
+from indexer.search.live_index import REFRESH_EVERY_S
 from indexer.search.shard import Shard
 from indexer.storage.shards import read_layout
 
@@ -97,7 +98,8 @@ class RayShards:
     joined when first asked (in each server process), each call sent to one replica of
     every shard, the next replica tried when one has died."""
 
-    refresh_every = 0.5  # seconds between looks at the shards' statistics
+    # Seconds between looks at the shards' statistics: as often as a shard refreshes.
+    refresh_every = REFRESH_EVERY_S
 
     def __init__(self, address: str, index_dir: str | os.PathLike, replicas: int = 1) -> None:
         self.address = address
@@ -120,7 +122,8 @@ class RayShards:
 
     def each(self, method: str, args: list[tuple], timeout: float | None) -> list:
         ray, actors = self._ray_and_actors()
-        deadline = time.monotonic() + (timeout if timeout is not None else STARTUP_S)
+        waited = timeout if timeout is not None else STARTUP_S
+        deadline = time.monotonic() + waited
         turn = next(self._turn)
         tried = [0] * self.count
         calls = {}
@@ -140,7 +143,7 @@ class RayShards:
                 continue
             out[i] = answer
         for i in calls.values():
-            out[i] = ShardFailure(i, f"no answer within {timeout:g} s", timeout=True)
+            out[i] = ShardFailure(i, f"no answer within {waited:g} s", timeout=True)
         for item in out:
             if isinstance(item, BadRequest):
                 raise item
@@ -176,7 +179,7 @@ class RayShards:
         answer = self._answer(ray, ref, shard)
         if isinstance(answer, BadRequest):
             raise answer
-        if isinstance(answer, ShardFailure | _Died):
+        if isinstance(answer, ShardFailure):  # _Died too
             raise IndexUnavailable(f"shard {shard} did not answer: {answer.reason}")
         return answer
 

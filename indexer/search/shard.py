@@ -136,7 +136,7 @@ class Shard:
     """One index directory opened for searching; safe to share between threads."""
 
     def __init__(self, index_dir: str | os.PathLike, number: int = 0) -> None:
-        self.index = LiveIndex(index_dir, on_change=lambda: None)
+        self.index = LiveIndex(index_dir)
         self.number = number  # its place among the index's shards, on every passage
 
     def close(self) -> None:
