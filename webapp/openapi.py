@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from indexer.search import FACET_VALUES, GROUPS, MAX_PER_PAGE, MAX_QUERY_CHARS, SORTS
+
 NULLABLE_STRING = {"type": ["string", "null"]}
 
 ERROR = {
@@ -71,9 +73,9 @@ HIT = {
 
 COUNTS = {
     "type": "object",
-    "maxProperties": 20,
+    "maxProperties": FACET_VALUES,
     "additionalProperties": {"type": "integer", "minimum": 1},
-    "description": "value -> count, the 20 largest, largest first",
+    "description": f"value -> count, the {FACET_VALUES} largest, largest first",
 }
 
 FACETS = {
@@ -127,11 +129,11 @@ PAGE = {
             "minimum": 0,
             "description": "matching articles (null for passages by relevance, the plain ranking)",
         },
-        "group": {"enum": ["passage", "article"]},
-        "sort": {"enum": ["relevance", "date"]},
+        "group": {"enum": list(GROUPS)},
+        "sort": {"enum": list(SORTS)},
         "facets": FACETS,
         "page": {"type": "integer", "minimum": 1},
-        "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+        "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
         "took_ms": {"type": "number"},
         "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
         "suggestion": NULLABLE_STRING,
@@ -249,7 +251,7 @@ def document() -> dict[str, Any]:
                     "parameters": [
                         _param(
                             "q",
-                            {"type": "string", "minLength": 1, "maxLength": 1000},
+                            {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS},
                             'the query: words, "phrases", -exclusions, title:word',
                             True,
                         ),
@@ -261,7 +263,10 @@ def document() -> dict[str, Any]:
                         _param(
                             "per_page",
                             {
-                                "anyOf": [{"type": "integer", "minimum": 1, "maximum": 100}, blank],
+                                "anyOf": [
+                                    {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+                                    blank,
+                                ],
                                 "default": 10,
                             },
                             "results per page",
@@ -272,12 +277,12 @@ def document() -> dict[str, Any]:
                         _param("date_to", date, "only articles dated on or before"),
                         _param(
                             "group",
-                            {"enum": ["passage", "article", ""], "default": "passage"},
+                            {"enum": [*GROUPS, ""], "default": GROUPS[0]},
                             "article: one result per article, its best passage, with more",
                         ),
                         _param(
                             "sort",
-                            {"enum": ["relevance", "date", ""], "default": "relevance"},
+                            {"enum": [*SORTS, ""], "default": SORTS[0]},
                             "date: newest first, undated last, ties by relevance",
                         ),
                         _param(
@@ -301,7 +306,7 @@ def document() -> dict[str, Any]:
                     "parameters": [
                         _param(
                             "q",
-                            {"type": "string", "maxLength": 1000},
+                            {"type": "string", "maxLength": MAX_QUERY_CHARS},
                             "what is typed so far (none: no suggestions)",
                         )
                     ],
@@ -324,7 +329,7 @@ def document() -> dict[str, Any]:
                         },
                         _param(
                             "q",
-                            {"type": "string", "maxLength": 1000},
+                            {"type": "string", "maxLength": MAX_QUERY_CHARS},
                             "a query: its matching paragraphs listed and highlighted",
                         ),
                     ],

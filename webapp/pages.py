@@ -6,7 +6,7 @@ import calendar
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from indexer.search import GROUPS, SORTS, BadRequest, Filters, IndexUnavailable
+from indexer.search import GROUPS, MAX_QUERY_CHARS, SORTS, BadRequest, Filters, IndexUnavailable
 from webapp import params, service
 
 bp = Blueprint("pages", __name__)
@@ -53,6 +53,7 @@ def home():
         group=group,
         sort=sort,
         months=_months(results.facets["date"]) if results and results.facets else [],
+        max_query_chars=MAX_QUERY_CHARS,
     )
 
 
