@@ -136,7 +136,7 @@ class TermGroupedPool:
     def add(self, item: Posting) -> None:
         """One posting, as Whoosh's writer adds them."""
         fieldname, tbytes, docnum, weight, vbytes = item
-        self._add(self._field(fieldname), tbytes, docnum, weight, vbytes)
+        self.add_terms(fieldname, docnum, ((tbytes, 0, weight, vbytes),))
 
     def add_list(self, fieldname: str, docnum: int, terms: list[str], fmt, boost: float) -> int:
         """A document's terms in one field, in order, whose format ``fmt`` is one of
@@ -183,15 +183,6 @@ class TermGroupedPool:
             terms = self._fields[fieldname] = {}
             self.fieldnames.add(fieldname)
         return terms
-
-    @staticmethod
-    def _add(terms: dict[bytes, TermList], tbytes, docnum, weight, vbytes) -> None:
-        entry = terms.get(tbytes)
-        if entry is None:
-            entry = terms[tbytes] = (array("l"), array("d"), [])
-        entry[0].append(docnum)
-        entry[1].append(weight)
-        entry[2].append(vbytes)
 
     def term_lists(self) -> Iterator[tuple]:
         """Each term's postings at once, (field, term) in Whoosh's order: UTF-8 bytes

@@ -109,14 +109,12 @@ class RayWriters:
     pending: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        options = dict(self.options)
-        options.pop("workers", None)
         per_shard = self.workers or max(1, cluster_cpus(self.ray) // self.layout.count)
         writer = self.ray.remote(num_cpus=0, max_concurrency=4)(ShardWriter)
         for i, shard in enumerate(self.layout.dirs):
             resources = shard_resources(self.ray, i)
             actor = writer.options(resources=resources or None).remote(
-                str(shard), {**options, "workers": per_shard}, resources
+                str(shard), {**self.options, "workers": per_shard}, resources
             )
             self.actors.append(actor)
             self.pending.append([])
