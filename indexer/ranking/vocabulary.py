@@ -172,10 +172,7 @@ class VocabularyCache:
         parts = {}
         for key, leaf in leaves.items():
             if key not in self._segments:
-                found = vocabulary_files.load(leaf)
-                if found is None:  # no file written for this segment: the slow way
-                    found = {f: vocabulary_files.read_terms(leaf, f) for f in FIELDS}
-                parts[key] = found
+                parts[key] = vocabulary_files.of_segment(leaf)
         return self.update(leaves.keys(), parts)
 
     def update(self, live, parts: dict[str, dict[str, vocabulary_files.Terms]]) -> Vocabulary:

@@ -29,7 +29,6 @@ from indexer.search.ordering import first_per_article, smallest
 from indexer.search.passage_table import FACETS, PassageTable
 from indexer.search.results import ArticleView
 from indexer.storage import vocabulary_files
-from indexer.storage.vocabulary_files import FIELDS
 
 # Passages of a tier whose stored fields come back with them, unless the search asks for
 # more: the candidates that re-ranking reads; the others are fetched when shown.
@@ -151,10 +150,7 @@ class Shard:
             parts = {}
             for key, leaf in zip(segments, leaves, strict=True):
                 if key not in known:
-                    found = vocabulary_files.load(leaf)
-                    if found is None:  # no file written for this segment: the slow way
-                        found = {f: vocabulary_files.read_terms(leaf, f) for f in FIELDS}
-                    parts[key] = found
+                    parts[key] = vocabulary_files.of_segment(leaf)
             if parts:  # new segments: their arrays read now, not by the next search
                 self.index.tables.of(reader)
             lengths = {f: reader.field_length(f) for f in SCORED_FIELDS if f in reader.schema}

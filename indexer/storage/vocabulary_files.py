@@ -97,6 +97,15 @@ def load(reader) -> dict[str, Terms] | None:
         return None
 
 
+def of_segment(reader) -> dict[str, Terms]:
+    """The segment's vocabulary: from its file, else (no file written for this segment)
+    read from its term dictionary, the slow way."""
+    found = load(reader)
+    if found is None:
+        found = {fieldname: read_terms(reader, fieldname) for fieldname in FIELDS}
+    return found
+
+
 def ensure(ix) -> None:
     """Write the file of every live segment that has none: segments merged by Whoosh
     itself, and indexes written before these files existed. Reads only the TOC unless a
