@@ -48,6 +48,24 @@ class Fanout(Protocol):
     def close(self) -> None: ...
 
 
+def checked_answers(out: list) -> list:
+    """Every shard's answer, once none of them refused the request: a request one shard
+    refuses, every shard refuses alike, and the user is told why."""
+    for item in out:
+        if isinstance(item, BadRequest):
+            raise item
+    return out
+
+
+def checked_answer(shard: int, answer: Any) -> Any:
+    """One shard's answer, or the error its refusal or failure stands for."""
+    if isinstance(answer, BadRequest):
+        raise answer
+    if isinstance(answer, ShardFailure):
+        raise IndexUnavailable(f"shard {shard} did not answer: {answer.reason}")
+    return answer
+
+
 def _failure(shard: int, exc: BaseException) -> ShardFailure:
     if isinstance(exc, SearchTimeout):
         return ShardFailure(shard, str(exc), timeout=True)
@@ -177,10 +195,7 @@ class ProcessShards:
             for i in waiting.values():  # no answer in time: its late answer must not be read
                 self.processes[i].stop()
                 out[i] = ShardFailure(i, f"no answer within {timeout:g} s", timeout=True)
-            for item in out:
-                if isinstance(item, BadRequest):
-                    raise item
-            return out
+            return checked_answers(out)
 
     def _answer(self, i: int, connection: Connection) -> Any:
         try:
@@ -206,11 +221,7 @@ class ProcessShards:
                 process.stop()
                 raise IndexUnavailable(f"shard {shard} did not answer within {timeout:g} s")
             answer = self._answer(shard, connection)
-        if isinstance(answer, BadRequest):
-            raise answer
-        if isinstance(answer, ShardFailure):
-            raise IndexUnavailable(f"shard {shard} did not answer: {answer.reason}")
-        return answer
+        return checked_answer(shard, answer)
 
     def close(self) -> None:
         for process in self.processes:

@@ -21,7 +21,7 @@ from typing import Any
 
 from indexer.cluster.ray_connection import NAMESPACE, connect, shard_resources
 from indexer.search.errors import BadRequest, IndexUnavailable, SearchTimeout
-from indexer.search.fanout import ShardFailure
+from indexer.search.fanout import ShardFailure, checked_answer, checked_answers
 from indexer.search.live_index import REFRESH_EVERY_S
 from indexer.search.shard import Shard
 from indexer.storage.shards import read_layout
@@ -144,11 +144,9 @@ class RayShards:
             out[i] = answer
         for i in calls.values():
             out[i] = ShardFailure(i, f"no answer within {waited:g} s", timeout=True)
-        for item in out:
-            if isinstance(item, BadRequest):
-                raise item
         return [
-            ShardFailure(a.shard, a.reason, a.timeout) if isinstance(a, _Died) else a for a in out
+            ShardFailure(a.shard, a.reason, a.timeout) if isinstance(a, _Died) else a
+            for a in checked_answers(out)
         ]
 
     @staticmethod
@@ -176,12 +174,7 @@ class RayShards:
         ready, _ = ray.wait([ref], timeout=timeout)
         if not ready:
             raise IndexUnavailable(f"shard {shard} did not answer within {timeout:g} s")
-        answer = self._answer(ray, ref, shard)
-        if isinstance(answer, BadRequest):
-            raise answer
-        if isinstance(answer, ShardFailure):  # _Died too
-            raise IndexUnavailable(f"shard {shard} did not answer: {answer.reason}")
-        return answer
+        return checked_answer(shard, self._answer(ray, ref, shard))  # a _Died is a failure
 
     def close(self) -> None:
         """The actors stay: other server processes share them (``stop`` ends them)."""
