@@ -65,16 +65,15 @@ def canonical(text: str) -> str:
     return nfc(old_tone_style(nfc(text).lower()))
 
 
-def fold(text: str) -> str:
-    """Remove every diacritic (đ -> d) and lower-case: what a user types on a plain keyboard."""
-    decomposed = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
-    return unicodedata.normalize("NFC", _DIACRITIC_RE.sub("", decomposed))
-
-
 def strip_diacritics(text: str) -> str:
     """What a plain keyboard types, case kept: every mark removed, đ -> d."""
     text = text.replace("đ", "d").replace("Đ", "D")
     return unicodedata.normalize("NFC", _DIACRITIC_RE.sub("", unicodedata.normalize("NFD", text)))
+
+
+def fold(text: str) -> str:
+    """Remove every diacritic (đ -> d) and lower-case: what a user types on a plain keyboard."""
+    return strip_diacritics(text.lower())
 
 
 def has_diacritics(text: str) -> bool:
