@@ -24,6 +24,7 @@ from whoosh import query as wq
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
+from indexer.ranking import dense_sum
 from indexer.ranking.postings import POSITION_BITS, PostingsCache, all_deleted, all_lengths, state
 from indexer.ranking.weighting import whoosh_idf
 
@@ -394,16 +395,12 @@ class _Index:
         total, hit, _ = _SCRATCH.arrays(self.size)
         try:
             for part_ids, part_scores in parts:
-                np.add.at(total, part_ids, part_scores)
-                hit[part_ids] = True
-            ids = np.flatnonzero(hit)
-            scores = total[ids]
-            total[ids] = 0.0
-            hit[ids] = False
+                dense_sum.add_marking(total, hit, part_ids, part_scores)
+            ids, scores, _ = dense_sum.take_marked(total, hit, total, False)
         except BaseException:
             _SCRATCH.drop()
             raise
-        return ids.astype(np.int32), scores
+        return ids, scores
 
     def _term_leaves(self, q: wq.Or) -> list[tuple[wq.Term, bytes]] | None:
         """The terms ``_or`` adds up (``_or_leaves``), with their bytes, when all of its
@@ -428,31 +425,25 @@ class _Index:
         sum of their scores, and by that of the ``maybe_leaves`` of ``maybe`` (which add
         to these documents but find none): an AND-MAYBE of two sums, or a question's sum
         of dozens of lists, added up in arrays over every document, with no union or
-        lookup between. The sums are the ones ``_or`` and ``_and_maybe`` make, to the
-        last bit: each one's terms added one after the other, in order."""
+        lookup between (in ``dense_sum``'s compiled loops). The sums are the ones ``_or``
+        and ``_and_maybe`` make, to the last bit: each one's terms added one after the
+        other, in order."""
         total, hit, _ = _SCRATCH.arrays(self.size)
-        extra = _SCRATCH.extra_array(self.size) if maybe_leaves else None
+        extra = _SCRATCH.extra_array(self.size) if maybe_leaves else total
         try:
             for term, btext in leaves:
-                ids, scores = self._term_scores(term, btext)
-                np.add.at(total, ids, scores)
-                hit[ids] = True
+                dense_sum.add_marking(total, hit, *self._term_scores(term, btext))
             self._check_time()
             for term, btext in maybe_leaves:
-                ids, scores = self._term_scores(term, btext)
-                inside = hit[ids]
-                np.add.at(extra, ids[inside], scores[inside])
-            ids = np.flatnonzero(hit)
-            scores = _boosted(q, total[ids])
-            total[ids] = 0.0
-            hit[ids] = False
-            if extra is not None:
-                scores = scores + _boosted(maybe, extra[ids])
-                extra[ids] = 0.0
+                dense_sum.add_where_marked(extra, hit, *self._term_scores(term, btext))
+            ids, sums, extras = dense_sum.take_marked(total, hit, extra, bool(maybe_leaves))
         except BaseException:
             _SCRATCH.drop()
             raise
-        return ids.astype(np.int32), scores
+        scores = _boosted(q, sums)
+        if maybe_leaves:
+            scores = scores + _boosted(maybe, extras)
+        return ids, scores
 
     def _term_scores(self, q: wq.Term, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
         """``_term`` of a term whose bytes are known."""
