@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -71,3 +76,21 @@ def test_a_document_past_the_arrays_is_an_error_not_a_write_elsewhere():
     total, hit = np.zeros(SIZE), np.zeros(SIZE, dtype=bool)
     with pytest.raises(IndexError):
         dense_sum.add_marking(total, hit, np.array([SIZE], dtype=np.int32), np.ones(1))
+
+
+def test_a_shard_compiles_the_loops_when_it_opens_not_at_its_first_query(index_dir: Path):
+    """The first query has a time limit; the compiler must not run inside it. In a new
+    process, so that nothing compiled them before."""
+    script = textwrap.dedent(
+        f"""
+        from indexer.ranking import dense_sum
+        from indexer.search.shard import Shard
+        loops = (dense_sum.add_marking, dense_sum.add_where_marked, dense_sum.take_marked)
+        assert not any(loop.signatures for loop in loops)
+        Shard({str(index_dir)!r})
+        print(all(loop.signatures for loop in loops))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from whoosh import query as wq
 
-from indexer.ranking import scorer
+from indexer.ranking import dense_sum, scorer
 from indexer.ranking.postings import segment_key
 from indexer.ranking.rerank import DEPTH
 from indexer.ranking.scorer import Statistics
@@ -137,6 +137,7 @@ class Shard:
     def __init__(self, index_dir: str | os.PathLike, number: int = 0) -> None:
         self.index = LiveIndex(index_dir)
         self.number = number  # its place among the index's shards, on every passage
+        dense_sum.prepare()
 
     def close(self) -> None:
         self.index.close()
