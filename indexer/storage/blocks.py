@@ -35,6 +35,23 @@ SMALL = 48  # postings: fewer are packed in Python, which is then faster than nu
 _BIG_ENDIAN = sys.byteorder == "big"
 
 
+def little_endian(values: array) -> bytes:
+    """The bytes of ``values`` with the low byte first, as the index stores numbers on
+    every machine."""
+    if _BIG_ENDIAN:
+        values = array(values.typecode, values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def from_little_endian(typecode: str, data: bytes) -> array:
+    """The numbers of ``little_endian``'s bytes, as an array of ``typecode``."""
+    values = array(typecode, data)
+    if _BIG_ENDIAN:
+        values.byteswap()
+    return values
+
+
 def squeeze(tag: bytes, data: bytes, level: int) -> bytes:
     """``tag`` and ``data``, or the tag in lower case and ``data`` compressed if that is
     shorter."""
@@ -61,10 +78,7 @@ def pack_ids(ids, level: int = 0) -> bytes:
         for i in range(len(deltas) - 1, 0, -1):
             deltas[i] -= deltas[i - 1]
         tag = b"H" if max(deltas, default=0) < 1 << 16 else b"I"
-        packed = array(tag.decode(), deltas)
-        if _BIG_ENDIAN:
-            packed.byteswap()
-        return squeeze(tag, packed.tobytes(), level)
+        return squeeze(tag, little_endian(array(tag.decode(), deltas)), level)
     deltas = np.diff(np.asarray(ids, dtype=np.int64), prepend=0)
     if int(deltas.max(initial=0)) < 1 << 16:
         return squeeze(b"H", deltas.astype("<u2").tobytes(), level)

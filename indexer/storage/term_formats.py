@@ -17,7 +17,6 @@ Whoosh's encoding, from segments written before, are read as before.
 
 from __future__ import annotations
 
-import sys
 from array import array
 from collections import Counter
 from collections.abc import Iterator
@@ -27,11 +26,10 @@ import numpy as np
 from whoosh.formats import Frequency, Positions
 from whoosh.system import pack_uint
 
-from indexer.storage.blocks import ValueRun
+from indexer.storage.blocks import ValueRun, from_little_endian, little_endian
 
 COMPACT = 1  # first byte of a compact positions value; Whoosh's starts with 0 (its count)
 _MARK = bytes((COMPACT,))
-_BIG_ENDIAN = sys.byteorder == "big"
 
 WordValue = tuple[str, int, float, bytes]
 
@@ -43,20 +41,14 @@ def encode_positions(positions: list[int]) -> bytes:
     Whoosh's encoding if one does not fit in two bytes."""
     if positions and positions[-1] >= 1 << 16:
         return Positions().encode(positions)
-    packed = array("H", positions)
-    if _BIG_ENDIAN:
-        packed.byteswap()
-    return _MARK + packed.tobytes()
+    return _MARK + little_endian(array("H", positions))
 
 
 def decode_positions(value: bytes) -> list[int]:
     """The positions of a value in either encoding."""
     if value[:1] != _MARK:
         return Positions().decode_positions(value)
-    packed = array("H", value[1:])
-    if _BIG_ENDIAN:
-        packed.byteswap()
-    return packed.tolist()
+    return from_little_endian("H", value[1:]).tolist()
 
 
 @lru_cache(maxsize=4096)
