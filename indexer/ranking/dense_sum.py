@@ -3,10 +3,10 @@
 A question's first stage adds up twenty lists of some 200,000 postings over the news
 corpus. In numpy each step is a pass of its own over the postings or over the union
 (add the scores, mark the documents, find the marked ones, gather their sums, clear
-both arrays): nine milliseconds a question, half of its time. These loops, compiled by
-numba, take one pass each, five milliseconds. They add in the same order as numpy, so every
-sum is the same to the bit; numba compiles them (``prepare``, when a shard opens) and
-keeps the result on disk beside this module.
+both arrays): nine milliseconds a question, half of its time. These loops, compiled
+by numba, take one pass each: five milliseconds. They add in the same order as numpy,
+so every sum is the same to the bit. numba compiles them when a shard opens
+(``prepare``) and keeps the result on disk beside this module.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ def add_where_marked(
     """Add ``scores`` into ``total`` at those of documents ``ids`` already marked.
 
     Every posting adds its score times the mark, 0 or 1: a document not marked gets
-    0.0 added to its 0.0, one marked its score to the bit. Without a branch to guess
-    (most of a common syllable's documents are not marked), a third of the time."""
+    0.0 added to its 0.0 (scores are finite), one marked its score to the bit. Without
+    a branch to guess (most of a common syllable's documents are not marked), a third
+    of the time."""
     for k in range(ids.shape[0]):
         i = ids[k]
         total[i] += scores[k] * hit[i]
