@@ -4,7 +4,7 @@ A question's first stage adds up twenty lists of some 200,000 postings over the 
 corpus. In numpy each step is a pass of its own over the postings or over the union
 (add the scores, mark the documents, find the marked ones, gather their sums, clear
 both arrays): nine milliseconds a question, half of its time. These loops, compiled
-by numba, take one pass each: five milliseconds. They add in the same order as numpy,
+by numba, take one pass each: about three milliseconds. They add in the same order as numpy,
 so every sum is the same to the bit. numba compiles them when a shard opens
 (``prepare``) and keeps the result on disk beside this module.
 """
