@@ -11,8 +11,8 @@ learns from ``--extra`` sets, each query at ``EXTRA_WEIGHT``: headlines of other
 ``vntc_news`` articles (``benchmarks/headline_set.py``), never judged, never a dev set.
 
     python benchmarks/headline_set.py /tmp/twin
-    python benchmarks/headline_set.py /tmp/headlines --seed 777 --queries 4000 \\
-        --besides /tmp/twin
+    python benchmarks/headline_set.py /tmp/headlines --seed 777 --articles 8000 \\
+        --queries 8000 --besides /tmp/twin
     python benchmarks/train_ranker.py ../shared/data/{viquad_test,vicov19qa,vntc_titles} \\
         --extra /tmp/headlines --index-cache /tmp/vnsearch-eval
 
