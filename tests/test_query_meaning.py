@@ -120,6 +120,22 @@ def test_words_of_a_form_with_an_abbreviation_count_one_by_one(tmp_path):
     assert results[0].article_id == "story", [hit.text for hit in results]
 
 
+def test_a_passage_writing_the_abbreviation_of_the_query_holds_its_words(tmp_path):
+    """SSCĐ is "sẵn sàng chiến đấu": a passage that writes it answers the query better
+    than one holding only "chiến đấu", and re-ranking must see that as the first stage
+    does."""
+    texts = {
+        "abbr": "Các đơn vị duy trì nghiêm chế độ trực SSCĐ trong dịp lễ.",
+        "part": "Bộ tư lệnh chiến đấu của quân đội Mỹ công bố kỹ thuật mới.",
+        **_other_news(),
+    }
+    with _index(tmp_path / "ix", texts) as service:
+        stage = service.first_stage("sẵn sàng chiến đấu")
+        results = service.search("sẵn sàng chiến đấu").results
+    assert (("sscd",), ("san", "sang", "chien", "dau")) in stage.equivalents
+    assert results[0].article_id == "abbr", [hit.text for hit in results]
+
+
 def test_a_quoted_part_without_marks_in_an_accented_query_means_what_it_says(tmp_path):
     """``".com"`` in a headline typed with accents is the domain, not cơm or cốm."""
     texts = {

@@ -95,6 +95,29 @@ def test_window_equals_trying_every_window(syls):
     assert feature("window", query, syls) == [pytest.approx(best / total)]
 
 
+def test_a_passage_is_read_with_the_query_s_form_of_its_abbreviations():
+    """The first stage finds "SSCĐ" for "sẵn sàng chiến đấu" (and the other way round):
+    re-ranking reads the passage's form as the query's, so its evidence agrees."""
+    long_form = ("san", "sang", "chien", "dau")
+    terms = QueryTerms.of(list(long_form), lambda s: 1.0, [(("sscd",), long_form)])
+    assert terms.read(["tuc", "truc", "sscd", "o"]) == ["tuc", "truc", *long_form, "o"]
+    short = QueryTerms.of(["sscd"], lambda s: 1.0, [(long_form, ("sscd",))])
+    passage = [*long_form, "va", "san", "sang"]
+    assert short.read(passage) == ["sscd", "va", "san", "sang"]
+    assert QueryTerms.of(["sscd"], lambda s: 1.0).read(passage) is passage
+    covid = QueryTerms.of(["covid", "19"], lambda s: 1.0, [(("covid",), ("covid", "19"))])
+    assert covid.read(["covid", "19", "va", "covid"]) == ["covid", "19", "va", "covid", "19"]
+
+    def pair(equivalents, passage):
+        terms = QueryTerms.of(list(long_form), lambda s: 1.0, equivalents)
+        candidates = [Candidate(0, 1.0, {"folded": " ".join(passage)})]
+        idfs = lambda syllables: np.ones(len(syllables))  # noqa: E731
+        return features(terms, candidates, idfs, 10.0)[0, FEATURES.index("pair")]
+
+    assert pair([(("sscd",), long_form)], ["truc", "sscd"]) == 1.0
+    assert pair([], ["truc", "sscd"]) == 0.0
+
+
 def test_title_and_missing_word_evidence():
     query = ["song", "hong", "bien"]
     passage = ["song", "hong", "chay"]

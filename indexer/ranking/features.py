@@ -6,7 +6,8 @@ within one sentence, early, in the query's order; its article title is about the
 it misses no rare word of the query; and it resembles the other good candidates (pseudo-
 relevance feedback: the passages of the right story share its vocabulary). All of this is
 measured on the folded syllables stored with each candidate, so that a query typed
-without accents is compared as one typed with them.
+without accents is compared as one typed with them, and with the other forms of the
+query's abbreviations read as the query wrote them (``QueryTerms.read``).
 
 The features and their order are those the ranking model (``ranking.rerank``) was trained
 on: changing them means training it again (``benchmarks/train_ranker.py``).
@@ -51,14 +52,56 @@ _K1 = 1.2  # of the two folded BM25 features; the first stage has its own
 @dataclass(frozen=True)
 class QueryTerms:
     """The query as re-ranking compares passages to it: its folded syllables in order,
-    each with its IDF."""
+    each with its IDF, and the other forms of its abbreviations, each with the query's
+    form (folded syllables), which a passage's syllables are read as."""
 
     syllables: tuple[str, ...]
     weights: dict[str, float]
+    equivalents: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
 
     @classmethod
-    def of(cls, syllables: Sequence[str], idf: Callable[[str], float]) -> QueryTerms:
-        return cls(tuple(syllables), {s: idf(s) for s in dict.fromkeys(syllables)})
+    def of(
+        cls,
+        syllables: Sequence[str],
+        idf: Callable[[str], float],
+        equivalents: Sequence[tuple[tuple[str, ...], tuple[str, ...]]] = (),
+    ) -> QueryTerms:
+        weights = {s: idf(s) for s in dict.fromkeys(syllables)}
+        return cls(tuple(syllables), weights, tuple(equivalents))
+
+    def read(self, passage: list[str]) -> list[str]:
+        """``passage``'s folded syllables with every other form of the query's
+        abbreviations written as the query wrote it: for "sẵn sàng chiến đấu", a passage's
+        "SSCĐ" holds those four syllables side by side, as the first stage found them."""
+        if not self.equivalents:
+            return passage
+        forms = _forms_by_first(self.equivalents)
+        out: list[str] = []
+        i = 0
+        while i < len(passage):
+            for other, own in forms.get(passage[i], ()):
+                if tuple(passage[i : i + len(other)]) == other:
+                    out += own
+                    i += len(other)
+                    break
+            else:
+                out.append(passage[i])
+                i += 1
+        return out
+
+
+@lru_cache(maxsize=1024)
+def _forms_by_first(
+    equivalents: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...],
+) -> dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]:
+    """(form, query's form) by the form's first syllable, longest first; the query's own
+    forms among them, read as they are: a passage's "covid 19" stays so for a query's
+    "covid 19", though "covid" alone is read as it."""
+    pairs = {*equivalents, *((own, own) for _, own in equivalents)}
+    forms: dict[str, list] = {}
+    for other, own in sorted(pairs, key=lambda pair: (-len(pair[0]), pair)):
+        forms.setdefault(other[0], []).append((other, own))
+    return forms
 
 
 @dataclass(frozen=True)
@@ -124,7 +167,7 @@ def feature_matrix(
     distinct = list(dict.fromkeys(terms.syllables))
     weights = np.array([terms.weights[t] for t in distinct])
     total = float(weights.sum()) or 1.0
-    tokens = _Tokens([c.syllables for c in candidates], distinct)
+    tokens = _Tokens([terms.read(c.syllables) for c in candidates], distinct)
     lengths = tokens.lengths
     hit = tokens.term >= 0
     q = len(distinct)

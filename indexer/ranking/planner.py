@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from whoosh import query as wq
 
-from indexer.analysis.abbreviations import Abbreviations
+from indexer.analysis.abbreviations import Abbreviations, Form
 from indexer.analysis.segment import syllables
 from indexer.analysis.text import canonical, fold, has_diacritics
 from indexer.ranking.syntax import ParsedQuery
@@ -55,6 +55,9 @@ class Plan:
     query: wq.Query  # phrases and title terms required, when there are any
     relaxed: wq.Query | None  # the same with the phrases as plain words; None without phrases
     syllables: tuple[str, ...]  # the syllables searched, as typed (question words dropped)
+    # (another form, the query's form) of each abbreviation the query holds, as folded
+    # syllables: re-ranking reads a passage's "SSCĐ" as the query's "sẵn sàng chiến đấu".
+    equivalents: tuple[tuple[Form, Form], ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -188,9 +191,10 @@ class QueryPlanner:
         return wq.Sequence(queries, boost=boost)
 
     def _abbreviation(self, raw: list[str], folded: list[str], i: int):
-        """(length, expansion queries) of the longest abbreviation form at syllable i."""
+        """(length, expansion queries, (other form, this form) pairs) of the longest
+        abbreviation form at syllable i."""
         if self.abbreviations is None:
-            return 0, []
+            return 0, [], []
         for form, group in self.abbreviations.forms_starting(folded[i]):
             n = len(form)
             if tuple(folded[i : i + n]) != form:
@@ -205,8 +209,15 @@ class QueryPlanner:
                 for o in group
                 if o != form
             ]
-            return n, [o for o in others if o is not None]
-        return 0, []
+            # A one-syllable form that could be a word ("vat") is not read as the query's
+            # form in a passage: its folded syllables no longer say which it was.
+            equivalents = [
+                (o, form)
+                for o in group
+                if o != form and not (len(o) == 1 and _SYLLABLE_LIKE.match(o[0]))
+            ]
+            return n, [o for o in others if o is not None], equivalents
+        return 0, [], []
 
     def _restore(self, folded: list[str]) -> dict[int, str]:
         """The marks of a query typed without them, where its words make them plain.
@@ -245,12 +256,16 @@ class QueryPlanner:
 
     def _clauses(
         self, raw: list[str], folded: list[str], mode: str, restored: dict[int, str]
-    ) -> list[Clause]:
+    ) -> tuple[list[Clause], list[tuple[Form, Form]]]:
+        """The clauses of the query's syllables, and the equivalent forms of its
+        abbreviations (``Plan.equivalents``)."""
         clauses: list[Clause] = []
+        equivalents: list[tuple[Form, Form]] = []
         i = 0
         while i < len(raw):
-            n, expansions = self._abbreviation(raw, folded, i)
+            n, expansions, pairs = self._abbreviation(raw, folded, i)
             if n:
+                equivalents += pairs
                 own = [
                     self.syllable(s, mode=mode, restored=restored.get(i + k))
                     for k, s in enumerate(raw[i : i + n])
@@ -271,7 +286,7 @@ class QueryPlanner:
                 if clause is not None:
                     clauses.append(clause)
                 i += 1
-        return clauses
+        return clauses, equivalents
 
     def _split_common(self, clauses: list[Clause]) -> tuple[list[Clause], list[Clause]]:
         """(rare, common) clauses of a long query. Common syllables, found in a large share
@@ -315,7 +330,7 @@ class QueryPlanner:
         required = [self.sequence(t, "title", around=mode) or wq.NullQuery for t in parsed.title]
         phrases = [self.sequence(p, around=mode) or wq.NullQuery for p in parsed.phrases]
         raw = self.content_syllables(parsed.all_words)
-        words = self._any_of(raw, mode)
+        words, equivalents = self._any_of(raw, mode)
         query = _required(required + phrases, words)
         relaxed = _required(required, words) if phrases else None
         if parsed.excluded and (query is not None or relaxed is not None):
@@ -324,22 +339,23 @@ class QueryPlanner:
             if excluded:
                 query = wq.AndNot(query, wq.Or(excluded)) if query is not None else None
                 relaxed = wq.AndNot(relaxed, wq.Or(excluded)) if relaxed is not None else None
-        return Plan(query or wq.NullQuery, relaxed, tuple(raw))
+        return Plan(query or wq.NullQuery, relaxed, tuple(raw), tuple(equivalents))
 
-    def _any_of(self, raw: list[str], mode: str) -> wq.Query | None:
+    def _any_of(self, raw: list[str], mode: str) -> tuple[wq.Query | None, list[tuple[Form, Form]]]:
         """Any of the syllables (common ones only add to passages the others found), each
-        also in the title, and the query's pyvi words as a bonus."""
+        also in the title, and the query's pyvi words as a bonus; with the equivalent
+        forms of its abbreviations."""
         folded = [fold(s) for s in raw]
         restored = self._restore(folded) if mode == PLAIN else {}
-        clauses = self._clauses(raw, folded, mode, restored)
+        clauses, equivalents = self._clauses(raw, folded, mode, restored)
         rare, common = self._split_common(clauses)
         parts = [_with_title(c.query) for c in rare] + self._words(raw, mode)
         if not parts:
-            return None
+            return None, equivalents
         query = wq.Or(parts)
         if common:
             query = wq.AndMaybe(query, wq.Or([_with_title(c.query) for c in common]))
-        return query
+        return query, equivalents
 
     def idfs(self, folded: Sequence[str]) -> np.ndarray:
         """``idf`` of many folded syllables at once (those already known in one pass)."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from indexer.analysis.abbreviations import Form
 from indexer.analysis.text import fold
 from indexer.ranking import rerank
 from indexer.ranking.features import Candidate, QueryTerms
@@ -37,6 +38,7 @@ class FirstStage:
     syllables: tuple[str, ...]
     phrases: bool  # the query has quoted phrases: tier 0 holds them as written
     relaxed: bool  # passages without the phrases were added
+    equivalents: tuple[tuple[Form, Form], ...] = ()  # ``planner.Plan.equivalents``
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ def merge(
     syllables: tuple[str, ...],
     phrases: bool,
     loose_run: bool,
+    equivalents: tuple[tuple[Form, Form], ...] = (),
 ) -> FirstStage:
     """The first stage over every shard: the best ``limit`` of all the shards' best, by
     tier, score, article id and paragraph (each shard's are its best in that order)."""
@@ -69,7 +72,7 @@ def merge(
     exact = sum(r.exact_total for r in results)
     total = max(exact, sum(r.loose_total for r in results)) if loose_run else exact
     relaxed = any(p.tier for p in found)
-    return FirstStage(total, found, syllables, phrases, relaxed)
+    return FirstStage(total, found, syllables, phrases, relaxed, equivalents)
 
 
 def candidates(
@@ -77,7 +80,7 @@ def candidates(
 ) -> tuple[QueryTerms, list[Candidate]]:
     """What the ranking model compares: the query's terms and the best candidates (each
     numbered by its place in ``stage.found``)."""
-    terms = QueryTerms.of([fold(s) for s in stage.syllables], idf)
+    terms = QueryTerms.of([fold(s) for s in stage.syllables], idf, stage.equivalents)
     chosen = [
         Candidate(i, p.score, p.fields or {}, stage.phrases and p.tier == 0)
         for i, p in enumerate(stage.found[: rerank.DEPTH])

@@ -462,7 +462,14 @@ class SearchService:
             if all(a.timeout for a in answers):
                 raise SearchTimeout.after(self.time_limit)
             raise IndexUnavailable(_no_shard(answers))
-        stage = pipeline.merge(results, limit, plan.syllables, plan.relaxed is not None, loose_run)
+        stage = pipeline.merge(
+            results,
+            limit,
+            plan.syllables,
+            plan.relaxed is not None,
+            loose_run,
+            plan.equivalents,
+        )
         parts = [r.arranged for r in results] if arrangement is not None else None
         return stage, parts, ShardCount(len(answers), len(results))
 
