@@ -118,6 +118,25 @@ def test_a_passage_is_read_with_the_query_s_form_of_its_abbreviations():
     assert pair([], ["truc", "sscd"]) == 0.0
 
 
+def test_a_query_of_one_syllable_keeps_bm25_s_order():
+    """The model's evidence is about where the query's syllables stand, and it learned
+    from questions and headlines: of one syllable it knows nothing BM25 does not."""
+    terms = QueryTerms.of(["duong"], lambda s: 2.0)
+    passages = [
+        [*FILLER, "binh", "duong", *FILLER],
+        ["con", "duong", "moi", "noi", "hai", "thon"],
+        ["duong", *FILLER, *FILLER, *FILLER],
+        [*FILLER, "duong"],
+    ]
+    candidates = [
+        Candidate(i, 3.0 - i * 0.5, {"folded": " ".join(p)}) for i, p in enumerate(passages)
+    ]
+    idfs = lambda syllables: np.full(len(syllables), 2.0)  # noqa: E731
+    ranked = rerank.rerank(rerank.shipped_model(), terms, candidates, idfs, 10.0)
+    assert [c.place for _, c in ranked] == [0, 1, 2, 3]
+    assert [score for score, _ in ranked] == sorted((s for s, _ in ranked), reverse=True)
+
+
 def test_title_and_missing_word_evidence():
     query = ["song", "hong", "bien"]
     passage = ["song", "hong", "chay"]

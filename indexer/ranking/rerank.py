@@ -37,6 +37,10 @@ FEEDBACK_POOL = 150
 FEEDBACK_WEIGHT = 1.0
 PLACED = DEPTH + FEEDBACK_POOL  # the first stage's candidates this module orders
 MODEL_FILE = "data/ranker.txt"
+# A query of fewer distinct syllables keeps BM25's order: the model's evidence of where
+# the query's syllables stand (pairs, runs, windows, coverage) says nothing of one
+# syllable, and the sets it learned from (questions, headlines) hold no such query.
+MIN_SYLLABLES = 2
 
 
 class RankingModel:
@@ -78,8 +82,15 @@ def rerank(
     idfs: Callable[[Sequence[str]], np.ndarray],
     average_length: float,
 ) -> list[tuple[float, Candidate]]:
-    """(model score, candidate) of ``candidates``, best first; ties keep BM25's order."""
-    scores = model.scores(feature_matrix(terms, candidates, idfs, average_length))
+    """(model score, candidate) of ``candidates``, best first; ties keep BM25's order.
+    Below ``MIN_SYLLABLES``, the score is the log of the candidate's share of the best
+    BM25 score: BM25's order."""
+    if len(terms.weights) < MIN_SYLLABLES:
+        shares = np.array([c.score for c in candidates])
+        shares /= shares.max(initial=0.0) or 1.0
+        scores = np.log(np.maximum(shares, np.finfo(float).tiny))
+    else:
+        scores = model.scores(feature_matrix(terms, candidates, idfs, average_length))
     order = np.lexsort((np.arange(len(candidates)), -scores))
     return [(float(scores[i]), candidates[i]) for i in order]
 
