@@ -3,6 +3,7 @@ it was not tuned on.
 
 Usage: python benchmarks/headline_set.py OUT_DIR [--articles 4000] [--queries 1000]
                                                  [--seed 4242] [--besides SET_DIR ...]
+                                                 [--fragments]
        vnsearch eval OUT_DIR --index-cache /tmp/vnsearch-twin
 
 Built like ``../shared/data/vntc_titles`` (an article's title -> any paragraph of its own
@@ -12,6 +13,10 @@ drawn at random, the titles of ``--queries`` of those that have one asked. The r
 rules and its model were chosen on half A of the dev sets; this set tells whether what
 it gained on ``vntc_titles`` holds on other articles of the same kind. Choosing anything
 on it would make it one more dev set: read its figures, never tune on them.
+
+With ``--fragments``, each title asked is cut to 2–4 consecutive syllables, as the keyword
+queries of ``benchmarks/latency.py`` are: what a keyword search on the same articles
+finds.
 
 The same script builds the headlines the ranking model also learns from
 (``benchmarks/train_ranker.py --extra``): another seed, every titled article asked, and
@@ -29,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from indexer.analysis.segment import SYLLABLE_RE  # noqa: E402
 from indexer.corpus.articles import Article, read_jsonl  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -42,11 +48,26 @@ def set_articles(folder: Path) -> set[str]:
         return {json.loads(line)["_id"].rsplit(".p", 1)[0] for line in stream}
 
 
+def fragment(title: str, rng: random.Random) -> str:
+    """2–4 consecutive syllables of ``title`` (all of a shorter one)."""
+    words = SYLLABLE_RE.findall(title)
+    if len(words) < 2:
+        return title
+    n = rng.randint(2, min(4, len(words)))
+    start = rng.randrange(len(words) - n + 1)
+    return " ".join(words[start : start + n])
+
+
 def build(
-    out: Path, articles: int, queries: int, seed: int, besides: tuple[Path, ...] = ()
+    out: Path,
+    articles: int,
+    queries: int,
+    seed: int,
+    besides: tuple[Path, ...] = (),
+    fragments: bool = False,
 ) -> tuple[int, int]:
     """Write the set to ``out``, without the articles of ``vntc_titles`` and of the sets
-    ``besides``; (paragraphs, queries)."""
+    ``besides``, each title asked whole or cut (``fragments``); (paragraphs, queries)."""
     taken = set_articles(DEV_SET).union(*map(set_articles, besides))
     # Read as the indexer reads them: the same paragraphs, the same normalised titles.
     pool = [
@@ -71,7 +92,8 @@ def build(
         qrels.write("query-id\tcorpus-id\tscore\n")
         for article in asked:
             query_id = f"t-{article.id}"
-            record = {"_id": query_id, "text": article.title}
+            text = fragment(article.title, rng) if fragments else article.title
+            record = {"_id": query_id, "text": text}
             query_file.write(json.dumps(record, ensure_ascii=False) + "\n")
             for i in range(len(article.paragraphs)):
                 qrels.write(f"{query_id}\t{article.id}.p{i}\t1\n")
@@ -81,8 +103,8 @@ def build(
         "paragraphs": count,
         "queries": len(asked),
         "seed": seed,
-        "task": "article title -> any paragraph of its own article; titles withheld; "
-        "no article of vntc_titles",
+        "task": f"article title{' cut to 2-4 syllables' if fragments else ''} -> any "
+        "paragraph of its own article; titles withheld; no article of vntc_titles",
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
     return count, len(asked)
@@ -95,10 +117,13 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=4242)
     parser.add_argument("--besides", type=Path, nargs="*", default=[])
+    parser.add_argument("--fragments", action="store_true", help="2-4 syllables of each title")
     args = parser.parse_args()
     if not VNTC.exists() or not DEV_SET.exists():
         sys.exit(f"needs {VNTC} and {DEV_SET}")
-    count, asked = build(args.out, args.articles, args.queries, args.seed, tuple(args.besides))
+    count, asked = build(
+        args.out, args.articles, args.queries, args.seed, tuple(args.besides), args.fragments
+    )
     print(f"{args.out}: {count} paragraphs of {args.articles} articles, {asked} queries")
 
 
