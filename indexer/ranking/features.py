@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from indexer.analysis.abbreviations import Form
 from indexer.analysis.analyzers import folded_syllables
 
 FEATURES = (
@@ -57,14 +58,14 @@ class QueryTerms:
 
     syllables: tuple[str, ...]
     weights: dict[str, float]
-    equivalents: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+    equivalents: tuple[tuple[Form, Form], ...] = ()
 
     @classmethod
     def of(
         cls,
         syllables: Sequence[str],
         idf: Callable[[str], float],
-        equivalents: Sequence[tuple[tuple[str, ...], tuple[str, ...]]] = (),
+        equivalents: Sequence[tuple[Form, Form]] = (),
     ) -> QueryTerms:
         weights = {s: idf(s) for s in dict.fromkeys(syllables)}
         return cls(tuple(syllables), weights, tuple(equivalents))
@@ -92,8 +93,8 @@ class QueryTerms:
 
 @lru_cache(maxsize=1024)
 def _forms_by_first(
-    equivalents: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...],
-) -> dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]:
+    equivalents: tuple[tuple[Form, Form], ...],
+) -> dict[str, list[tuple[Form, Form]]]:
     """(form, query's form) by the form's first syllable, longest first; the query's own
     forms among them, read as they are: a passage's "covid 19" stays so for a query's
     "covid 19", though "covid" alone is read as it."""
