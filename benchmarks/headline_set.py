@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexer.analysis.segment import SYLLABLE_RE  # noqa: E402
+from latency import fragment  # noqa: E402  (the keyword benchmark's cut, beside this script)
+
 from indexer.corpus.articles import Article, read_jsonl  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -46,16 +47,6 @@ def set_articles(folder: Path) -> set[str]:
     """The ids of the articles a set of this kind holds (its paragraphs are "<id>.p<n>")."""
     with (folder / "corpus.jsonl").open(encoding="utf-8") as stream:
         return {json.loads(line)["_id"].rsplit(".p", 1)[0] for line in stream}
-
-
-def fragment(title: str, rng: random.Random) -> str:
-    """2–4 consecutive syllables of ``title`` (all of a shorter one)."""
-    words = SYLLABLE_RE.findall(title)
-    if len(words) < 2:
-        return title
-    n = rng.randint(2, min(4, len(words)))
-    start = rng.randrange(len(words) - n + 1)
-    return " ".join(words[start : start + n])
 
 
 def build(

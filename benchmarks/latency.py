@@ -36,6 +36,18 @@ QUESTIONS = DATA / "viquad_test" / "queries.jsonl"
 KEYWORDS = ROOT / "benchmarks" / "queries" / "keywords.jsonl"
 
 
+def fragment(title: str, rng: random.Random) -> str:
+    """2–4 consecutive syllables of ``title`` (all of a shorter one): a keyword query."""
+    from indexer.analysis.segment import SYLLABLE_RE
+
+    words = SYLLABLE_RE.findall(title)
+    if len(words) < 2:
+        return title
+    n = rng.randint(2, min(4, len(words)))
+    start = rng.randrange(len(words) - n + 1)
+    return " ".join(words[start : start + n])
+
+
 def make_keywords(count: int = 500, seed: int = 0) -> list[dict]:
     """Cut 2–4 consecutive syllables from random titles; the plain form has no marks."""
     from indexer.analysis.segment import SYLLABLE_RE
@@ -46,12 +58,10 @@ def make_keywords(count: int = 500, seed: int = 0) -> list[dict]:
     rng = random.Random(seed)
     out = []
     while len(out) < count:
-        words = SYLLABLE_RE.findall(rng.choice(titles))
-        if len(words) < 2:
+        title = rng.choice(titles)
+        if len(SYLLABLE_RE.findall(title)) < 2:
             continue
-        n = rng.randint(2, min(4, len(words)))
-        start = rng.randrange(len(words) - n + 1)
-        query = " ".join(words[start : start + n])
+        query = fragment(title, rng)
         out.append({"q": query, "plain": strip_diacritics(query)})
     return out
 
